@@ -1,0 +1,87 @@
+//! `saex`: the command line. Each verb is one library call; this crate only parses
+//! arguments, prints, and turns errors into a one-line message and exit code 2.
+
+mod capture;
+mod generate;
+mod tokenize;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Find and explain sparse-autoencoder features in transformer language models.
+#[derive(Parser)]
+#[command(name = "saex", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Token ids and pieces of a text, as the model's tokenizer makes them.
+    Tokenize(tokenize::Args),
+    /// Run the model and save activations at TransformerLens hook points to safetensors.
+    Capture(capture::Args),
+    /// Generate text (greedy or sampled) with a KV cache.
+    Generate(generate::Args),
+}
+
+fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Tokenize(a) => tokenize::run(a, out),
+        Command::Capture(a) => capture::run(a, out),
+        Command::Generate(a) => generate::run(a, out),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let result = run(cli, &mut out).and_then(|()| Ok(out.flush()?));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Where the text comes from: `--text` or `--text-file`.
+#[derive(clap::Args, Clone)]
+#[group(required = true, multiple = false)]
+pub struct TextSource {
+    /// The text.
+    #[arg(long)]
+    text: Option<String>,
+    /// A file holding the text (UTF-8).
+    #[arg(long)]
+    text_file: Option<std::path::PathBuf>,
+}
+
+impl TextSource {
+    /// The text itself.
+    pub fn read(&self) -> anyhow::Result<String> {
+        use anyhow::Context;
+        match (&self.text, &self.text_file) {
+            (Some(t), _) => Ok(t.clone()),
+            (None, Some(f)) => std::fs::read_to_string(f).with_context(|| format!("{}", f.display())),
+            (None, None) => anyhow::bail!("give --text or --text-file"),
+        }
+    }
+}
+
+/// Load a model, naming the reference in the error.
+pub fn load_model(spec: &str) -> anyhow::Result<saex_model::Model> {
+    Ok(saex_model::Model::load(spec)?)
+}

@@ -1,0 +1,262 @@
+//! # Brief overview
+//!
+//! `saex-hooks` is the shared vocabulary of saex: [`Hook`] names a point inside a transformer
+//! exactly as TransformerLens does (`blocks.6.hook_resid_pre`), and [`Capture`] is the plain
+//! value a model's `forward` records activations into.
+//!
+//! Every boundary of saex (CLI, JSON, HTTP, safetensors files) uses the full TransformerLens
+//! string, so files written by saex can be compared with a TransformerLens `run_with_cache`
+//! without a translation table. There is deliberately no shorthand (`resid_pre6`): TL's own
+//! `get_act_name` docs call that "pretty hacky".
+//!
+//! ```
+//! use saex_hooks::{Capture, Hook};
+//!
+//! let hook: Hook = "blocks.6.hook_resid_pre".parse().unwrap();
+//! assert_eq!(hook, Hook::ResidPre(6));
+//! assert_eq!(hook.to_string(), "blocks.6.hook_resid_pre");
+//!
+//! // resid_pre of block 6 is the input of block 6: blocks 0..=5 must run.
+//! let cap = Capture::new([hook]);
+//! assert_eq!(cap.blocks_needed(), 6);
+//! ```
+#![deny(missing_docs)]
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use candle_core::Tensor;
+
+/// A TransformerLens hook point. Values are those of
+/// `HookedTransformer.from_pretrained_no_processing` (no weight folding or centring).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Hook {
+    /// `hook_embed`: token embedding (Gemma: already scaled by sqrt(d_model)). `[pos, d_model]`
+    Embed,
+    /// `hook_pos_embed`: learned position embedding (GPT-2 only). `[pos, d_model]`
+    PosEmbed,
+    /// `blocks.L.hook_resid_pre`: the residual stream entering block L.
+    ResidPre(usize),
+    /// `blocks.L.attn.hook_z`: per-head attention output before the output projection.
+    /// `[pos, n_heads, d_head]`
+    AttnZ(usize),
+    /// `blocks.L.hook_attn_out`: attention output added to the residual (after Gemma's post-norm).
+    AttnOut(usize),
+    /// `blocks.L.hook_resid_mid`: residual after attention, before the MLP.
+    ResidMid(usize),
+    /// `blocks.L.mlp.hook_post`: MLP hidden activation after the nonlinearity (and gating).
+    MlpPost(usize),
+    /// `blocks.L.hook_mlp_out`: MLP output added to the residual (after Gemma's post-norm).
+    MlpOut(usize),
+    /// `blocks.L.hook_resid_post`: the residual stream leaving block L.
+    ResidPost(usize),
+    /// `ln_final.hook_normalized`: final residual normalised, before the norm's weight and bias.
+    LnFinalNormalized,
+}
+
+/// Error for a string that is not a full TransformerLens hook name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown hook name {name:?}; expected one of hook_embed, hook_pos_embed, \
+     blocks.L.hook_resid_pre, blocks.L.attn.hook_z, blocks.L.hook_attn_out, \
+     blocks.L.hook_resid_mid, blocks.L.mlp.hook_post, blocks.L.hook_mlp_out, \
+     blocks.L.hook_resid_post, ln_final.hook_normalized"
+)]
+pub struct UnknownHook {
+    /// The string that was given.
+    pub name: String,
+}
+
+impl Hook {
+    /// The block this hook lives in, if any.
+    pub fn layer(&self) -> Option<usize> {
+        match *self {
+            Hook::Embed | Hook::PosEmbed | Hook::LnFinalNormalized => None,
+            Hook::ResidPre(l)
+            | Hook::AttnZ(l)
+            | Hook::AttnOut(l)
+            | Hook::ResidMid(l)
+            | Hook::MlpPost(l)
+            | Hook::MlpOut(l)
+            | Hook::ResidPost(l) => Some(l),
+        }
+    }
+
+    /// How many blocks must run before this hook has its value, given `n_layers` blocks.
+    /// `blocks.L.hook_resid_pre` needs blocks `0..L`; any other hook of block L needs `0..=L`.
+    pub fn blocks_needed(&self, n_layers: usize) -> usize {
+        match *self {
+            Hook::Embed | Hook::PosEmbed => 0,
+            Hook::ResidPre(l) => l,
+            Hook::LnFinalNormalized => n_layers,
+            other => other.layer().map_or(0, |l| l + 1),
+        }
+    }
+
+    /// True for hooks on the residual stream (where splicing an SAE reconstruction back in
+    /// leaves the rest of the forward pass unchanged).
+    pub fn is_residual(&self) -> bool {
+        matches!(self, Hook::ResidPre(_) | Hook::ResidMid(_) | Hook::ResidPost(_))
+    }
+}
+
+impl fmt::Display for Hook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Hook::Embed => f.write_str("hook_embed"),
+            Hook::PosEmbed => f.write_str("hook_pos_embed"),
+            Hook::ResidPre(l) => write!(f, "blocks.{l}.hook_resid_pre"),
+            Hook::AttnZ(l) => write!(f, "blocks.{l}.attn.hook_z"),
+            Hook::AttnOut(l) => write!(f, "blocks.{l}.hook_attn_out"),
+            Hook::ResidMid(l) => write!(f, "blocks.{l}.hook_resid_mid"),
+            Hook::MlpPost(l) => write!(f, "blocks.{l}.mlp.hook_post"),
+            Hook::MlpOut(l) => write!(f, "blocks.{l}.hook_mlp_out"),
+            Hook::ResidPost(l) => write!(f, "blocks.{l}.hook_resid_post"),
+            Hook::LnFinalNormalized => f.write_str("ln_final.hook_normalized"),
+        }
+    }
+}
+
+impl FromStr for Hook {
+    type Err = UnknownHook;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let unknown = || UnknownHook { name: s.to_string() };
+        match s {
+            "hook_embed" => return Ok(Hook::Embed),
+            "hook_pos_embed" => return Ok(Hook::PosEmbed),
+            "ln_final.hook_normalized" => return Ok(Hook::LnFinalNormalized),
+            _ => {}
+        }
+        let rest = s.strip_prefix("blocks.").ok_or_else(unknown)?;
+        let (layer, name) = rest.split_once('.').ok_or_else(unknown)?;
+        // Only plain decimal layers: "+6" or "06" would parse with `usize::from_str`.
+        if layer.is_empty() || !layer.bytes().all(|b| b.is_ascii_digit()) || layer.len() > 1 && layer.starts_with('0') {
+            return Err(unknown());
+        }
+        let l: usize = layer.parse().map_err(|_| unknown())?;
+        Ok(match name {
+            "hook_resid_pre" => Hook::ResidPre(l),
+            "attn.hook_z" => Hook::AttnZ(l),
+            "hook_attn_out" => Hook::AttnOut(l),
+            "hook_resid_mid" => Hook::ResidMid(l),
+            "mlp.hook_post" => Hook::MlpPost(l),
+            "hook_mlp_out" => Hook::MlpOut(l),
+            "hook_resid_post" => Hook::ResidPost(l),
+            _ => return Err(unknown()),
+        })
+    }
+}
+
+/// The activations recorded during one forward pass.
+///
+/// A `Capture` replaces PyTorch-style module hooks, which candle lacks: the model calls
+/// [`Capture::record`] at every hook point and only the requested ones keep a (cheap,
+/// reference-counted) tensor clone. It also tells the model where it may stop.
+#[derive(Debug, Clone, Default)]
+pub struct Capture {
+    values: BTreeMap<Hook, Option<Tensor>>,
+}
+
+impl Capture {
+    /// A capture that keeps the given hooks.
+    pub fn new(hooks: impl IntoIterator<Item = Hook>) -> Self {
+        Capture { values: hooks.into_iter().map(|h| (h, None)).collect() }
+    }
+
+    /// True if `hook` was requested.
+    pub fn wants(&self, hook: Hook) -> bool {
+        self.values.contains_key(&hook)
+    }
+
+    /// Record `value` at `hook` if it was requested; otherwise do nothing.
+    pub fn record(&mut self, hook: Hook, value: &Tensor) {
+        if let Some(slot) = self.values.get_mut(&hook) {
+            *slot = Some(value.clone());
+        }
+    }
+
+    /// Record a value computed only on demand (for hooks that cost work to form).
+    pub fn record_with<E>(
+        &mut self,
+        hook: Hook,
+        value: impl FnOnce() -> Result<Tensor, E>,
+    ) -> Result<(), E> {
+        if let Some(slot) = self.values.get_mut(&hook) {
+            *slot = Some(value()?);
+        }
+        Ok(())
+    }
+
+    /// The requested hooks, in model order.
+    pub fn hooks(&self) -> impl Iterator<Item = Hook> + '_ {
+        self.values.keys().copied()
+    }
+
+    /// The recorded value of `hook`, if it was requested and reached.
+    pub fn get(&self, hook: Hook) -> Option<&Tensor> {
+        self.values.get(&hook).and_then(|v| v.as_ref())
+    }
+
+    /// The number of blocks the forward pass must run to reach every requested hook,
+    /// assuming only intermediate layers were asked for (models cap it at their depth).
+    pub fn blocks_needed(&self) -> usize {
+        self.values.keys().map(|h| h.blocks_needed(usize::MAX)).max().unwrap_or(0)
+    }
+
+    /// Move the recorded values out, in model order. Hooks never reached are absent.
+    pub fn into_values(self) -> Vec<(Hook, Tensor)> {
+        self.values.into_iter().filter_map(|(h, v)| v.map(|t| (h, t))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hook_round_trips_through_its_name() {
+        let hooks = [
+            Hook::Embed,
+            Hook::PosEmbed,
+            Hook::ResidPre(0),
+            Hook::AttnZ(3),
+            Hook::AttnOut(11),
+            Hook::ResidMid(2),
+            Hook::MlpPost(7),
+            Hook::MlpOut(5),
+            Hook::ResidPost(17),
+            Hook::LnFinalNormalized,
+        ];
+        for h in hooks {
+            assert_eq!(h.to_string().parse::<Hook>(), Ok(h));
+        }
+    }
+
+    #[test]
+    fn shorthand_and_malformed_names_are_rejected() {
+        for bad in [
+            "resid_pre6",
+            "blocks.6",
+            "blocks.x.hook_resid_pre",
+            "blocks.+6.hook_resid_pre",
+            "blocks.06.hook_resid_pre",
+            "blocks.6.hook_z",
+            "blocks.6.hook_resid_pre ",
+            "",
+        ] {
+            let err = bad.parse::<Hook>().unwrap_err();
+            assert_eq!(err.name, bad);
+        }
+    }
+
+    #[test]
+    fn depth_stops_after_the_deepest_hook() {
+        // resid_pre 4 needs blocks 0..4 (4 blocks); mlp_out 2 needs 0..=2 (3 blocks).
+        let cap = Capture::new([Hook::ResidPre(4), Hook::MlpOut(2)]);
+        assert_eq!(cap.blocks_needed(), 4);
+        assert_eq!(Capture::new([Hook::Embed]).blocks_needed(), 0);
+        assert_eq!(Hook::LnFinalNormalized.blocks_needed(12), 12);
+    }
+}

@@ -1,0 +1,224 @@
+//! # Brief overview
+//!
+//! `saex-model` runs transformer language models on the CPU with TransformerLens hook
+//! points. [`Model::load`] takes a GGUF file, a Hugging Face directory or a hub id already in
+//! the local HF cache; [`Model::run`] runs a batch of token sequences and returns the
+//! requested [`Hook`] values per sequence (and logits if asked); [`Model::generate`] decodes
+//! with a KV cache. The [`tokenizer::Tokenizer`] matches HF transformers' ids for the same
+//! file.
+//!
+//! Architectures: `gpt2` ([`gpt2`]), `gemma2`/`gemma3` ([`gemma`]), `llama`/`qwen2`
+//! ([`llama`]). Values equal TransformerLens `from_pretrained_no_processing` (no weight
+//! folding); the forward pass stops after the deepest requested hook.
+//!
+//! ```no_run
+//! use saex_hooks::Hook;
+//! use saex_model::Model;
+//!
+//! let model = Model::load("gemma-3-270m-q4_k_m.gguf").unwrap();
+//! let ids = model.tokenizer.encode("The Eiffel Tower is in Paris", model.add_bos()).unwrap();
+//! let acts = model.run(&[ids], &[Hook::ResidPre(6)], false).unwrap();
+//! let resid = &acts[0].hooks[0].1; // [n_tokens, d_model]
+//! assert_eq!(resid.dims(), &[7, 640]);
+//! ```
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod gemma;
+pub mod generate;
+pub mod gpt2;
+pub mod llama;
+pub mod load;
+pub mod ops;
+pub mod tokenizer;
+pub mod weights;
+
+use candle_core::Tensor;
+use saex_hooks::{Capture, Hook};
+
+pub use error::{Error, Result};
+pub use generate::Sampling;
+use ops::KvCache;
+use tokenizer::Tokenizer;
+
+/// Shapes every architecture reports, for hook validation and output shapes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Dims {
+    /// Number of blocks.
+    pub n_layers: usize,
+    /// Residual width.
+    pub d_model: usize,
+    /// Query heads.
+    pub n_heads: usize,
+    /// Head width.
+    pub d_head: usize,
+    /// MLP hidden width.
+    pub d_mlp: usize,
+    /// Vocabulary size.
+    pub d_vocab: usize,
+    /// Context length.
+    pub n_ctx: usize,
+    /// Has a learned position embedding (`hook_pos_embed`).
+    pub has_pos_embed: bool,
+}
+
+/// How far a forward pass goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Stop {
+    /// Blocks to run (`0..blocks`).
+    pub blocks: usize,
+    /// Whether to compute logits (requires all blocks).
+    pub logits: bool,
+}
+
+enum Arch {
+    Gpt2(gpt2::Model),
+    Gemma(gemma::Model),
+    Llama(llama::Model),
+}
+
+/// What a model is and where it came from.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ModelInfo {
+    /// Architecture (`gpt2`, `gemma3`, ...).
+    pub arch: String,
+    /// The reference it was loaded from (path or hub id).
+    pub source: String,
+    /// Shapes.
+    pub dims: Dims,
+}
+
+/// A loaded model: weights, tokenizer and shapes.
+pub struct Model {
+    arch: Arch,
+    /// The tokenizer that came with the weights.
+    pub tokenizer: Tokenizer,
+    /// Architecture, source and shapes.
+    pub info: ModelInfo,
+    add_bos: bool,
+}
+
+/// Activations of one sequence.
+#[derive(Debug, Clone)]
+pub struct Activations {
+    /// The token ids that were run.
+    pub tokens: Vec<u32>,
+    /// Requested hooks in model order, each `[n_tokens, ...]` (`hook_z`: `[n_tokens, n_heads,
+    /// d_head]`).
+    pub hooks: Vec<(Hook, Tensor)>,
+    /// `[n_tokens, vocab]` when asked for.
+    pub logits: Option<Tensor>,
+}
+
+impl Model {
+    /// Load from a GGUF file, a Hugging Face directory or a hub id (see [`load`]).
+    pub fn load(spec: &str) -> Result<Model> {
+        load::load(spec)
+    }
+
+    /// Shapes.
+    pub fn dims(&self) -> Dims {
+        self.info.dims
+    }
+
+    /// Whether saex prepends bos: TransformerLens does for HF models (GPT-2 gets
+    /// `<|endoftext|>`); GGUF models follow their `add_bos_token`.
+    pub fn add_bos(&self) -> bool {
+        self.add_bos
+    }
+
+    /// Check that `hook` exists in this model.
+    pub fn check_hook(&self, hook: Hook) -> Result<()> {
+        let d = self.dims();
+        if let Some(l) = hook.layer() {
+            if l >= d.n_layers {
+                return Err(Error::BadHook {
+                    hook,
+                    why: format!("layer {l} is out of range: the model has {} layers (0..={})", d.n_layers, d.n_layers - 1),
+                });
+            }
+        }
+        if hook == Hook::PosEmbed && !d.has_pos_embed {
+            return Err(Error::BadHook { hook, why: format!("{} has no learned position embedding", self.info.arch) });
+        }
+        Ok(())
+    }
+
+    /// The shape of one token's value at `hook` (`[d_model]`, `[n_heads, d_head]`, `[d_mlp]`).
+    pub fn hook_shape(&self, hook: Hook) -> Vec<usize> {
+        let d = self.dims();
+        match hook {
+            Hook::AttnZ(_) => vec![d.n_heads, d.d_head],
+            Hook::MlpPost(_) => vec![d.d_mlp],
+            _ => vec![d.d_model],
+        }
+    }
+
+    /// One forward pass over `ids` `[batch, pos]` starting at position `start`.
+    pub fn forward(&self, ids: &Tensor, start: usize, cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+        match &self.arch {
+            Arch::Gpt2(m) => m.forward(ids, start, cache, cap, stop),
+            Arch::Gemma(m) => m.forward(ids, start, cache, cap, stop),
+            Arch::Llama(m) => m.forward(ids, start, cache, cap, stop),
+        }
+    }
+
+    /// Run a batch of token sequences (any lengths) and return each one's hook values and,
+    /// if `logits`, its logits. Sequences are right-padded into one batch; with a causal mask
+    /// a real token never sees padding, so each sequence gets the values it would get alone.
+    /// The pass stops after the deepest requested hook unless logits are asked for.
+    pub fn run(&self, seqs: &[Vec<u32>], hooks: &[Hook], logits: bool) -> Result<Vec<Activations>> {
+        let d = self.dims();
+        for &h in hooks {
+            self.check_hook(h)?;
+        }
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let max_len = seqs.iter().map(Vec::len).max().unwrap_or(0);
+        if seqs.iter().any(Vec::is_empty) {
+            return Err(Error::Invalid("cannot run an empty token sequence".into()));
+        }
+        if max_len > d.n_ctx {
+            return Err(Error::TooLong { got: max_len, max: d.n_ctx });
+        }
+        for s in seqs {
+            if let Some(&bad) = s.iter().find(|&&t| t as usize >= d.d_vocab) {
+                return Err(Error::Invalid(format!("token id {bad} is out of range for a vocabulary of {}", d.d_vocab)));
+            }
+        }
+        let padded: Vec<Vec<u32>> = seqs
+            .iter()
+            .map(|s| {
+                let mut p = s.clone();
+                p.resize(max_len, 0);
+                p
+            })
+            .collect();
+        let ids = ops::ids_tensor(&padded)?;
+        let mut cap = Capture::new(hooks.iter().copied());
+        let blocks = if logits { d.n_layers } else { cap.blocks_needed().min(d.n_layers) };
+        let blocks = if hooks.contains(&Hook::LnFinalNormalized) { d.n_layers } else { blocks };
+        let out = self.forward(&ids, 0, None, &mut cap, Stop { blocks, logits })?;
+        let values = cap.into_values();
+        seqs.iter()
+            .enumerate()
+            .map(|(i, s)| {
+                let n = s.len();
+                let row = |t: &Tensor| -> Result<Tensor> { Ok(t.get(i)?.narrow(0, 0, n)?.contiguous()?) };
+                Ok(Activations {
+                    tokens: s.clone(),
+                    hooks: values.iter().map(|(h, t)| Ok((*h, row(t)?))).collect::<Result<_>>()?,
+                    logits: out.as_ref().map(row).transpose()?,
+                })
+            })
+            .collect()
+    }
+
+    /// Generate up to `max_new` tokens after `prompt` with a KV cache; stops early at the
+    /// end-of-sequence token. Returns only the new tokens.
+    pub fn generate(&self, prompt: &[u32], max_new: usize, sampling: &Sampling) -> Result<Vec<u32>> {
+        generate::generate(self, prompt, max_new, sampling)
+    }
+}

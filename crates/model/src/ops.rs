@@ -1,0 +1,331 @@
+//! Building blocks shared by the architecture files: dense linear layers, norms, rotary
+//! embeddings, causal (optionally sliding-window) attention and the KV cache.
+//!
+//! Everything runs in f32 on the CPU. Shapes follow TransformerLens naming in comments:
+//! `[batch, pos, d_model]`, `[batch, head, pos, d_head]`.
+
+use candle_core::{DType, Device, Tensor, D};
+
+use crate::error::Result;
+use crate::weights::Weights;
+
+/// `y = x Wᵀ + b` with `W` stored `[out, in]` as in PyTorch.
+pub struct Linear {
+    weight_t: Tensor, // [in, out], contiguous: the layout gemm reads fastest
+    bias: Option<Tensor>,
+}
+
+impl Linear {
+    /// Load `{prefix}.weight` `[out, in]` and, if present (or `bias` is true), `{prefix}.bias`.
+    pub fn load(w: &Weights, prefix: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
+        let weight = w.get(&format!("{prefix}.weight"), &[d_out, d_in])?;
+        let bias = if bias {
+            Some(w.get(&format!("{prefix}.bias"), &[d_out])?)
+        } else {
+            None
+        };
+        Linear::new(weight, bias)
+    }
+
+    /// From an `[out, in]` weight.
+    pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
+        Ok(Linear { weight_t: weight.t()?.contiguous()?, bias })
+    }
+
+    /// From an `[in, out]` weight (GPT-2's Conv1D layout).
+    pub fn from_in_out(weight_t: Tensor, bias: Option<Tensor>) -> Linear {
+        Linear { weight_t, bias }
+    }
+
+    /// `[..., in]` → `[..., out]`
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let d_in = dims[dims.len() - 1];
+        let rows = x.elem_count() / d_in;
+        let y = x.reshape((rows, d_in))?.matmul(&self.weight_t)?;
+        let y = match &self.bias {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let mut out = dims;
+        let last = out.len() - 1;
+        out[last] = self.weight_t.dim(1)?;
+        Ok(y.reshape(out)?)
+    }
+}
+
+/// RMSNorm `x / sqrt(mean(x²) + eps) * scale`. Gemma stores `w` and multiplies by `1 + w`;
+/// the loader folds that into `scale` so one kernel serves both conventions.
+pub struct RmsNorm {
+    scale: Tensor,
+    eps: f32,
+}
+
+impl RmsNorm {
+    /// Load `{prefix}.weight`. `plus_one`: the checkpoint stores `w` of a `(1 + w)` norm
+    /// (Gemma in HF format; Gemma GGUFs already store `1 + w`).
+    pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64, plus_one: bool) -> Result<RmsNorm> {
+        let weight = w.get(&format!("{prefix}.weight"), &[dim])?;
+        let scale = if plus_one { (weight + 1.0)? } else { weight };
+        Ok(RmsNorm { scale, eps: eps as f32 })
+    }
+
+    /// Normalise over the last dim.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.contiguous()?;
+        Ok(candle_nn::ops::rms_norm(&x, &self.scale, self.eps)?)
+    }
+
+    /// `x / sqrt(mean(x²) + eps)` without the scale (`ln_final.hook_normalized`).
+    pub fn normalized(&self, x: &Tensor) -> Result<Tensor> {
+        let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
+        Ok(x.broadcast_div(&(ms + self.eps as f64)?.sqrt()?)?)
+    }
+}
+
+/// LayerNorm with weight and bias (GPT-2).
+pub struct LayerNorm {
+    weight: Tensor,
+    bias: Tensor,
+    eps: f32,
+}
+
+impl LayerNorm {
+    /// Load `{prefix}.weight` and `{prefix}.bias`.
+    pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
+        Ok(LayerNorm {
+            weight: w.get(&format!("{prefix}.weight"), &[dim])?,
+            bias: w.get(&format!("{prefix}.bias"), &[dim])?,
+            eps: eps as f32,
+        })
+    }
+
+    /// Normalise over the last dim.
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.contiguous()?;
+        Ok(candle_nn::ops::layer_norm(&x, &self.weight, &self.bias, self.eps)?)
+    }
+
+    /// `(x - mean) / sqrt(var + eps)` without weight and bias (`ln_final.hook_normalized`).
+    pub fn normalized(&self, x: &Tensor) -> Result<Tensor> {
+        let mean = x.mean_keepdim(D::Minus1)?;
+        let xc = x.broadcast_sub(&mean)?;
+        let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
+        Ok(xc.broadcast_div(&(var + self.eps as f64)?.sqrt()?)?)
+    }
+}
+
+/// Rotary position embedding in the Hugging Face "rotate half" layout.
+pub struct Rotary {
+    inv_freq: Vec<f32>,
+}
+
+impl Rotary {
+    /// `inv_freq[i] = 1 / base^(2i/dim)`, in f32 as transformers computes it, so cos/sin
+    /// round the same way.
+    pub fn new(base: f64, dim: usize) -> Rotary {
+        let inv_freq = (0..dim / 2)
+            .map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / dim as f32))
+            .collect();
+        Rotary { inv_freq }
+    }
+
+    /// Linear position interpolation: every frequency divided by `factor`.
+    pub fn scaled(mut self, factor: f64) -> Rotary {
+        for f in &mut self.inv_freq {
+            *f /= factor as f32;
+        }
+        self
+    }
+
+    /// Llama 3 frequency scaling (`rope_type: "llama3"`), as transformers'
+    /// `_compute_llama3_parameters`.
+    pub fn llama3_scaled(mut self, factor: f64, low: f64, high: f64, original_max: f64) -> Rotary {
+        let low_wavelen = original_max / low;
+        let high_wavelen = original_max / high;
+        for f in &mut self.inv_freq {
+            let freq = *f as f64;
+            let wavelen = 2.0 * std::f64::consts::PI / freq;
+            let scaled = if wavelen > low_wavelen { freq / factor } else { freq };
+            let smooth = (original_max / wavelen - low) / (high - low);
+            let is_medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
+            let out = if is_medium { (1.0 - smooth) * scaled / factor + smooth * scaled } else { scaled };
+            *f = out as f32;
+        }
+        self
+    }
+
+    /// cos and sin `[pos, dim/2]` for positions `start..start+len`.
+    pub fn cos_sin(&self, start: usize, len: usize) -> Result<(Tensor, Tensor)> {
+        let half = self.inv_freq.len();
+        let mut freqs = Vec::with_capacity(len * half);
+        for p in start..start + len {
+            for f in &self.inv_freq {
+                freqs.push(p as f32 * f);
+            }
+        }
+        let freqs = Tensor::from_vec(freqs, (len, half), &Device::Cpu)?;
+        Ok((freqs.cos()?, freqs.sin()?))
+    }
+
+    /// Rotate `[batch, head, pos, d_head]`.
+    pub fn apply(x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
+        Ok(candle_nn::rotary_emb::rope(&x.contiguous()?, cos, sin)?)
+    }
+}
+
+/// Keys and values of the positions seen so far, per layer, for incremental decoding.
+#[derive(Default, Clone)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+}
+
+impl KvCache {
+    /// An empty cache.
+    pub fn new() -> KvCache {
+        KvCache::default()
+    }
+
+    /// Number of positions cached (0 when empty).
+    pub fn len(&self) -> usize {
+        self.layers
+            .iter()
+            .flatten()
+            .next()
+            .and_then(|(k, _)| k.dim(2).ok())
+            .unwrap_or(0)
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Append this step's `k`, `v` `[batch, kv_head, pos, d_head]` for `layer`; returns the
+    /// full keys and values.
+    pub fn append(&mut self, layer: usize, k: Tensor, v: Tensor) -> Result<(Tensor, Tensor)> {
+        if self.layers.len() <= layer {
+            self.layers.resize(layer + 1, None);
+        }
+        let kv = match self.layers[layer].take() {
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            None => (k, v),
+        };
+        self.layers[layer] = Some(kv.clone());
+        Ok(kv)
+    }
+}
+
+/// Additive attention mask `[q_len, k_len]` for queries at positions `start..start+q_len`
+/// over keys `0..start+q_len`: causal, and when `window` is set a key must also be within
+/// `window` positions (`q - k < window`, transformers' sliding-window rule).
+pub fn attention_mask(start: usize, q_len: usize, window: Option<usize>) -> Result<Tensor> {
+    let k_len = start + q_len;
+    let mut m = vec![0f32; q_len * k_len];
+    for i in 0..q_len {
+        let q = start + i;
+        for k in 0..k_len {
+            let visible = k <= q && window.is_none_or(|w| q - k < w);
+            if !visible {
+                m[i * k_len + k] = f32::NEG_INFINITY;
+            }
+        }
+    }
+    Ok(Tensor::from_vec(m, (q_len, k_len), &Device::Cpu)?)
+}
+
+/// Scaled dot-product attention with grouped-query heads.
+///
+/// `q` `[batch, head, q_pos, d_head]`, `k`/`v` `[batch, kv_head, k_pos, d_head]` →
+/// `z` `[batch, q_pos, head, d_head]` (TransformerLens `hook_z` layout).
+pub fn attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &Tensor,
+    scale: f64,
+    softcap: Option<f64>,
+) -> Result<Tensor> {
+    let (b, n_head, q_len, d_head) = q.dims4()?;
+    let n_kv = k.dim(1)?;
+    let k_len = k.dim(2)?;
+    let group = n_head / n_kv;
+    // Fold the query heads that share a kv head into the row dim, so one matmul per kv head
+    // serves the whole group without copying k and v `group` times.
+    let q = q.reshape((b, n_kv, group * q_len, d_head))?; // [batch, kv_head, group*q_pos, d_head]
+    let kt = k.transpose(2, 3)?.contiguous()?;
+    let mut scores = (q.matmul(&kt)? * scale)?; // [batch, kv_head, group*q_pos, k_pos]
+    if let Some(cap) = softcap {
+        scores = ((scores / cap)?.tanh()? * cap)?;
+    }
+    let scores = scores
+        .reshape((b, n_kv, group, q_len, k_len))?
+        .broadcast_add(mask)?;
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    let probs = probs.reshape((b, n_kv, group * q_len, k_len))?;
+    let z = probs.matmul(&v.contiguous()?)?; // [batch, kv_head, group*q_pos, d_head]
+    let z = z.reshape((b, n_head, q_len, d_head))?.transpose(1, 2)?.contiguous()?;
+    Ok(z)
+}
+
+/// `[batch, pos, head*d_head]` → `[batch, head, pos, d_head]`
+pub fn split_heads(x: &Tensor, n_head: usize, d_head: usize) -> Result<Tensor> {
+    let (b, pos, _) = x.dims3()?;
+    Ok(x.reshape((b, pos, n_head, d_head))?.transpose(1, 2)?.contiguous()?)
+}
+
+/// Token embedding lookup: `ids` `[batch, pos]` (u32) → `[batch, pos, d]`.
+pub fn embed(table: &Tensor, ids: &Tensor) -> Result<Tensor> {
+    let (b, pos) = ids.dims2()?;
+    let d = table.dim(1)?;
+    Ok(table.index_select(&ids.flatten_all()?, 0)?.reshape((b, pos, d))?)
+}
+
+/// Final-logit soft-capping `tanh(x / cap) * cap` (Gemma 2).
+pub fn softcap(x: &Tensor, cap: Option<f64>) -> Result<Tensor> {
+    Ok(match cap {
+        Some(c) => ((x / c)?.tanh()? * c)?,
+        None => x.clone(),
+    })
+}
+
+/// Converts u32 token ids `[batch][pos]` (equal lengths) to a tensor.
+pub fn ids_tensor(ids: &[Vec<u32>]) -> Result<Tensor> {
+    let pos = ids.first().map_or(0, Vec::len);
+    let flat: Vec<u32> = ids.iter().flatten().copied().collect();
+    Ok(Tensor::from_vec(flat, (ids.len(), pos), &Device::Cpu)?.to_dtype(DType::U32)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliding_mask_hides_far_and_future_keys() {
+        // q at positions 2 and 3 of 4, window 2: q2 sees k1,k2; q3 sees k2,k3.
+        let m = attention_mask(2, 2, Some(2)).unwrap().to_vec2::<f32>().unwrap();
+        let visible: Vec<Vec<bool>> = m.iter().map(|r| r.iter().map(|v| *v == 0.0).collect()).collect();
+        assert_eq!(visible, vec![vec![false, true, true, false], vec![false, false, true, true]]);
+    }
+
+    #[test]
+    fn grouped_attention_matches_repeated_heads() {
+        // 4 query heads over 2 kv heads must equal attention with kv repeated per head.
+        let dev = Device::Cpu;
+        let q = Tensor::randn(0f32, 1., (1, 4, 3, 8), &dev).unwrap();
+        let k = Tensor::randn(0f32, 1., (1, 2, 3, 8), &dev).unwrap();
+        let v = Tensor::randn(0f32, 1., (1, 2, 3, 8), &dev).unwrap();
+        let mask = attention_mask(0, 3, None).unwrap();
+        let z = attention(&q, &k, &v, &mask, 0.5, None).unwrap();
+        for h in 0..4 {
+            let kv = h / 2;
+            let qh = q.narrow(1, h, 1).unwrap();
+            let kh = k.narrow(1, kv, 1).unwrap();
+            let vh = v.narrow(1, kv, 1).unwrap();
+            let zh = attention(&qh, &kh, &vh, &mask, 0.5, None).unwrap();
+            let got = z.narrow(2, h, 1).unwrap();
+            let diff = (got - zh).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+            assert!(diff < 1e-6, "head {h}: {diff}");
+        }
+    }
+}
