@@ -1,0 +1,57 @@
+//! The real Gemma 3 270M (Q4_K_M) and SmolLM2 135M (Q4_1) GGUFs against HF transformers'
+//! dequantized f32 models: residual stream at layers 0, 6, 12, last-position logits, top-1
+//! next token and 20 greedy tokens. References: `fixtures/parity/gen.py`; models:
+//! `scripts/fetch-models.sh`.
+
+mod common;
+
+use candle_core::{DType, Device, Tensor};
+use common::{assert_close, metadata, real_model, root, Tol};
+use saex_hooks::Hook;
+use saex_model::{generate::argmax, Model, Sampling};
+
+/// Relative tolerance the issue sets for the real models on the default (dequantized) path.
+const REAL: Tol = Tol(1e-3);
+
+fn ids(t: &Tensor) -> Vec<u32> {
+    t.to_dtype(DType::I64).unwrap().to_vec1::<i64>().unwrap().into_iter().map(|x| x as u32).collect()
+}
+
+fn check(name: &str, file: &str) {
+    let model = Model::load(real_model(file).to_str().unwrap()).unwrap();
+    let ref_path = root().join(format!("fixtures/parity/gguf/{name}.reference.safetensors"));
+    let r = candle_core::safetensors::load(&ref_path, &Device::Cpu).unwrap();
+    let prompts: Vec<String> = serde_json::from_str(&metadata(&ref_path)["prompts"]).unwrap();
+    let hooks = [Hook::ResidPre(0), Hook::ResidPre(6), Hook::ResidPre(12)];
+    for (i, prompt) in prompts.iter().enumerate() {
+        let expected_ids = ids(&r[&format!("p{i}.tokens")]);
+        assert_eq!(model.tokenizer.encode(prompt, model.add_bos()).unwrap(), expected_ids, "{name} p{i} ids");
+        let acts = model.run(std::slice::from_ref(&expected_ids), &hooks, true).unwrap().remove(0);
+        for (h, t) in &acts.hooks {
+            let err = assert_close(t, &r[&format!("p{i}.{h}")], REAL, &format!("{name} p{i} {h}"));
+            eprintln!("{name} p{i} {h}: {err:.2e}");
+        }
+        let logits = acts.logits.unwrap();
+        let last = logits.get(expected_ids.len() - 1).unwrap();
+        let err = assert_close(&last, &r[&format!("p{i}.logits_last")], REAL, &format!("{name} p{i} logits"));
+        eprintln!("{name} p{i} logits: {err:.2e}");
+        let top1 = argmax(&last.to_vec1::<f32>().unwrap());
+        assert_eq!(top1, ids(&r[&format!("p{i}.top1")])[0], "{name} p{i} top-1");
+    }
+    let greedy = ids(&r["greedy.tokens"]);
+    let prompt = ids(&r["p0.tokens"]);
+    let new = model.generate(&prompt, greedy.len() - prompt.len(), &Sampling::default()).unwrap();
+    assert_eq!(&new[..], &greedy[prompt.len()..], "{name} greedy continuation");
+    let text = model.tokenizer.decode(&new).unwrap();
+    assert_eq!(text, metadata(&ref_path)["greedy_text"], "{name} greedy text");
+}
+
+#[test]
+fn gemma3_270m_matches_transformers() {
+    check("gemma3-270m", "gemma-3-270m-q4_k_m.gguf");
+}
+
+#[test]
+fn smollm2_135m_matches_transformers() {
+    check("smollm2-135m", "SmolLM2-135M-Instruct.Q4_1.gguf");
+}
