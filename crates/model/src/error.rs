@@ -97,8 +97,14 @@ pub enum Error {
     #[error(transparent)]
     Tokenizer(#[from] crate::tokenizer::TokenizerError),
     /// A tensor operation failed (a bug or resource exhaustion, not bad input).
-    #[error("tensor error: {0}")]
+    #[error("tensor error: {}", first_line(.0))]
     Candle(#[from] candle_core::Error),
+}
+
+/// The message of a candle error without the backtrace candle appends when
+/// `RUST_BACKTRACE` is set: errors are printed on one line.
+pub fn first_line(e: &candle_core::Error) -> String {
+    e.to_string().lines().next().unwrap_or_default().to_string()
 }
 
 /// `Result` with [`Error`].

@@ -394,6 +394,8 @@ impl Model {
             x = block.forward(&x, pos, cache.as_deref_mut(), cap)?;
         }
         if stop.blocks < self.blocks.len() {
+            // The input of the first block not run is `blocks.{stop}.hook_resid_pre`.
+            cap.record(Hook::ResidPre(stop.blocks), &x);
             return Ok(None);
         }
         cap.record_with(Hook::LnFinalNormalized, || self.norm.normalized(&x))?;

@@ -16,7 +16,7 @@ use candle_core::quantized::gguf_file;
 use candle_core::safetensors::{Load, MmapedSafetensors};
 use candle_core::{DType, Device, Tensor};
 
-use crate::error::{Error, Result};
+use crate::error::{first_line, Error, Result};
 
 /// Maps a Hugging Face tensor name to the name stored in a GGUF file.
 pub type GgufNames = fn(&str) -> Option<String>;
@@ -56,7 +56,11 @@ impl GgufFile {
         let mut reader = BufReader::new(file);
         let content = gguf_file::Content::read(&mut reader).map_err(|e| Error::BadFile {
             path: path.to_path_buf(),
-            msg: format!("not a readable GGUF file: {e}"),
+            msg: format!(
+                "not a readable GGUF file: {} (saex reads tensor types F32, F16, BF16, Q4_0, Q4_1, \
+                 Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K)",
+                first_line(&e)
+            ),
         })?;
         Ok(GgufFile { path: path.to_path_buf(), content, reader: Mutex::new(reader), names: None })
     }
@@ -112,7 +116,7 @@ impl GgufFile {
         let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
         self.content.tensor(&mut *reader, name, &Device::Cpu).map_err(|e| Error::BadFile {
             path: self.path.clone(),
-            msg: format!("tensor `{name}`: {e}"),
+            msg: format!("tensor `{name}`: {}", first_line(&e)),
         })
     }
 }
@@ -156,7 +160,7 @@ impl Weights {
         #[allow(unsafe_code)]
         let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| Error::BadFile {
             path: path.clone(),
-            msg: format!("not a readable safetensors file: {e}"),
+            msg: format!("not a readable safetensors file: {}", first_line(&e)),
         })?;
         Ok(Weights::Safetensors { path, st })
     }
@@ -207,7 +211,7 @@ impl Weights {
                 self.check_shape(&name, shape, view.shape())?;
                 let t = view.load(&Device::Cpu).map_err(|e| Error::BadFile {
                     path: path.clone(),
-                    msg: format!("tensor `{name}`: {e}"),
+                    msg: format!("tensor `{name}`: {}", first_line(&e)),
                 })?;
                 match t.dtype() {
                     DType::F32 => t,

@@ -109,3 +109,17 @@ fn batch_values_equal_single_runs() {
         }
     }
 }
+
+#[test]
+fn stopping_early_gives_the_same_values() {
+    // Only resid_pre of the last block: the pass runs blocks 0..2 and stops there.
+    let dir = root().join("fixtures/parity/tiny/llama");
+    let model = Model::load(dir.to_str().unwrap()).unwrap();
+    let r = reference("llama");
+    let s = ids(&r.tensors["p2.tokens"]);
+    for h in [Hook::ResidPre(1), Hook::ResidPre(0), Hook::Embed, Hook::MlpOut(0)] {
+        let got = model.run(std::slice::from_ref(&s), &[h], false).unwrap().remove(0);
+        assert_eq!(got.hooks.len(), 1, "{h} was not recorded");
+        assert_close(&got.hooks[0].1, &r.tensors[&format!("p2.{h}")], F32, &format!("{h} alone"));
+    }
+}
