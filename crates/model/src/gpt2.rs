@@ -64,6 +64,8 @@ impl Config {
             d_model: self.n_embd,
             n_heads: self.n_head,
             d_head: self.n_embd / self.n_head,
+            n_kv_heads: self.n_head,
+            gated_mlp: false,
             d_mlp: self.n_inner,
             d_vocab: self.vocab_size,
             n_ctx: self.n_positions,

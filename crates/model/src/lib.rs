@@ -51,10 +51,14 @@ pub struct Dims {
     pub d_model: usize,
     /// Query heads.
     pub n_heads: usize,
+    /// Key/value heads (fewer than `n_heads` with grouped-query attention).
+    pub n_kv_heads: usize,
     /// Head width.
     pub d_head: usize,
     /// MLP hidden width.
     pub d_mlp: usize,
+    /// Gated MLP (three matrices) rather than GPT-2's two.
+    pub gated_mlp: bool,
     /// Vocabulary size.
     pub d_vocab: usize,
     /// Context length.

@@ -108,6 +108,8 @@ impl Config {
             d_model: self.hidden_size,
             n_heads: self.num_attention_heads,
             d_head: self.head_dim,
+            n_kv_heads: self.num_key_value_heads,
+            gated_mlp: true,
             d_mlp: self.intermediate_size,
             d_vocab: self.vocab_size,
             n_ctx: self.max_position_embeddings,
