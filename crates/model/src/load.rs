@@ -2,12 +2,10 @@
 //! (`config.json` + safetensors + `tokenizer.json`), or a hub id such as `google/gemma-2-2b`
 //! found in the local Hugging Face cache.
 //!
-//! The cache is resolved here rather than through the hf-hub crate because hf-hub ignores
-//! `HF_HUB_CACHE` and `HF_HUB_OFFLINE`, and the snapshot layout is small and documented:
-//! `$HF_HUB_CACHE/models--{org}--{name}/refs/{revision}` holds a commit hash and
-//! `snapshots/{hash}/` holds the files.
+//! Hub ids are resolved in the local cache by `saex-hub`.
 
 use std::path::{Path, PathBuf};
+
 
 use crate::config::HfConfig;
 use crate::error::{Error, Result};
@@ -25,63 +23,24 @@ pub fn load(spec: &str) -> Result<Model> {
     if path.is_dir() {
         return load_hf_dir(path, spec);
     }
-    if looks_like_hub_id(spec) {
+    if saex_hub::looks_like_repo_id(spec.split('@').next().unwrap_or(spec)) {
         let dir = resolve_hub_cache(spec)?;
         return load_hf_dir(&dir, spec);
     }
     Err(Error::NotFound(format!("{spec}: no such file or directory (expected a .gguf file, a Hugging Face model directory or a hub id like google/gemma-2-2b)")))
 }
 
-fn looks_like_hub_id(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('/').collect();
-    parts.len() == 2
-        && parts.iter().all(|p| {
-            !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) && !p.starts_with('.')
-        })
-}
-
-/// The HF hub cache directory: `HF_HUB_CACHE`, else `HF_HOME/hub`, else
-/// `~/.cache/huggingface/hub` (huggingface_hub's own order).
-pub fn hub_cache_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("HF_HUB_CACHE") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("HF_HOME") {
-        return PathBuf::from(d).join("hub");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_default();
-    home.join(".cache").join("huggingface").join("hub")
-}
-
-/// Find `repo` (`org/name`, optionally `@revision`) in the local HF cache.
-pub fn resolve_hub_cache(repo: &str) -> Result<PathBuf> {
-    let (repo, revision) = repo.split_once('@').unwrap_or((repo, "main"));
-    let cache = hub_cache_dir();
-    let root = cache.join(format!("models--{}", repo.replace('/', "--")));
-    let missing = |what: String| {
-        Error::NotFound(format!(
-            "model `{repo}` is not in the local Hugging Face cache ({what}); saex does not download: \
-             put the files there (e.g. `huggingface-cli download {repo}`), or pass a local directory or .gguf file"
-        ))
-    };
-    if !root.is_dir() {
-        return Err(missing(format!("no {}", root.display())));
-    }
-    let is_hash = revision.len() == 40 && revision.chars().all(|c| c.is_ascii_hexdigit());
-    let hash = if is_hash {
-        revision.to_string()
-    } else {
-        let r = root.join("refs").join(revision);
-        std::fs::read_to_string(&r).map_err(|_| missing(format!("no {}", r.display())))?.trim().to_string()
-    };
-    let snap = root.join("snapshots").join(&hash);
+/// Find `repo` (`org/name`, optionally `@revision`) in the local HF cache, with the files a
+/// model needs.
+pub fn resolve_hub_cache(spec: &str) -> Result<PathBuf> {
+    let (repo, revision) = spec.split_once('@').unwrap_or((spec, "main"));
+    let not_found = |e: saex_hub::NotCached| Error::NotFound(format!("model {e}"));
+    let snap = saex_hub::snapshot(repo, revision).map_err(not_found)?;
     for f in ["config.json", "tokenizer.json"] {
-        if !snap.join(f).is_file() {
-            return Err(missing(format!("no {}", snap.join(f).display())));
-        }
+        saex_hub::file(repo, revision, f).map_err(not_found)?;
     }
-    if !snap.join("model.safetensors").is_file() && !snap.join("model.safetensors.index.json").is_file() {
-        return Err(missing(format!("no model.safetensors or model.safetensors.index.json in {}", snap.display())));
+    if !snap.join("model.safetensors").is_file() {
+        saex_hub::file(repo, revision, "model.safetensors.index.json").map_err(not_found)?;
     }
     Ok(snap)
 }
@@ -164,17 +123,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hub_ids_are_told_from_paths() {
-        assert!(looks_like_hub_id("google/gemma-2-2b"));
-        assert!(looks_like_hub_id("HuggingFaceTB/SmolLM2-135M"));
-        assert!(!looks_like_hub_id("models/x/y"));
-        assert!(!looks_like_hub_id("model.gguf"));
-        assert!(!looks_like_hub_id("../x"));
-    }
-
-    #[test]
     fn a_missing_hub_model_names_what_is_missing() {
-        let tmp = std::env::temp_dir().join(format!("saex-hub-test-{}", std::process::id()));
+        let tmp = std::env::temp_dir().join(format!("saex-load-test-{}", std::process::id()));
         std::fs::create_dir_all(&tmp).unwrap();
         std::env::set_var("HF_HUB_CACHE", &tmp);
         let err = resolve_hub_cache("google/gemma-2-2b").unwrap_err().to_string();
