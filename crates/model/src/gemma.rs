@@ -273,8 +273,8 @@ impl Mlp {
     }
 
     fn forward(&self, x: &Tensor, cap: &mut Capture) -> Result<Tensor> {
-        // gelu_pytorch_tanh: candle's `gelu` is the tanh approximation.
-        let post = (self.gate_proj.forward(x)?.gelu()? * self.up_proj.forward(x)?)?; // [batch, pos, d_mlp]
+        let gate = crate::kernels::gelu_tanh(&self.gate_proj.forward(x)?)?; // gelu_pytorch_tanh
+        let post = (gate * self.up_proj.forward(x)?)?; // [batch, pos, d_mlp]
         cap.record(Hook::MlpPost(self.layer), &post);
         self.down_proj.forward(&post)
     }
@@ -407,7 +407,7 @@ impl Model {
         let x = self.norm.forward(&x)?;
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         let (b, t, d) = x.dims3()?;
-        let logits = x.reshape((b * t, d))?.matmul(&head.t()?)?.reshape((b, t, ()))?;
+        let logits = crate::kernels::matmul(&x.reshape((b * t, d))?, &head.t()?)?.reshape((b, t, ()))?;
         let logits = ops::softcap(&logits, self.cfg.final_logit_softcapping)?;
         Ok(Some(logits))
     }

@@ -114,7 +114,7 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor, cap: &mut Capture) -> Result<Tensor> {
-        let post = self.c_fc.forward(x)?.gelu()?; // gelu_new = tanh approximation; [batch, pos, d_mlp]
+        let post = crate::kernels::gelu_tanh(&self.c_fc.forward(x)?)?; // gelu_new; [batch, pos, d_mlp]
         cap.record(Hook::MlpPost(self.layer), &post);
         self.c_proj.forward(&post)
     }
@@ -221,6 +221,6 @@ impl Model {
         }
         let x = self.ln_f.forward(&x)?;
         let d = self.cfg.n_embd;
-        Ok(Some(x.reshape((b * t, d))?.matmul(&self.wte.t()?)?.reshape((b, t, ()))?))
+        Ok(Some(crate::kernels::matmul(&x.reshape((b * t, d))?, &self.wte.t()?)?.reshape((b, t, ()))?))
     }
 }

@@ -331,6 +331,6 @@ impl Model {
         let x = self.norm.forward(&x)?;
         let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
         let (b, t, d) = x.dims3()?;
-        Ok(Some(x.reshape((b * t, d))?.matmul(&head.t()?)?.reshape((b, t, ()))?))
+        Ok(Some(crate::kernels::matmul(&x.reshape((b * t, d))?, &head.t()?)?.reshape((b, t, ()))?))
     }
 }

@@ -42,7 +42,7 @@ impl Linear {
         let dims = x.dims().to_vec();
         let d_in = dims[dims.len() - 1];
         let rows = x.elem_count() / d_in;
-        let y = x.reshape((rows, d_in))?.matmul(&self.weight_t)?;
+        let y = crate::kernels::matmul(&x.reshape((rows, d_in))?, &self.weight_t)?;
         let y = match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
