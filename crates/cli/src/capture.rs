@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use candle_core::{DType, Tensor};
 use saex_hooks::Hook;
+use saex_model::LoadOptions;
 
 /// Arguments of `saex capture`.
 #[derive(clap::Args)]
@@ -37,7 +38,9 @@ pub struct Args {
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let hooks: Vec<Hook> = args.hooks.iter().map(|h| h.trim().parse()).collect::<Result<_, _>>()?;
     let text = args.text.read()?;
-    let model = crate::load_model(&args.model)?;
+    // Only the blocks up to the deepest hook, and no unembedding: peak memory is what the
+    // capture touches.
+    let model = saex_model::Model::load_with(&args.model, LoadOptions::for_hooks(&hooks, false))?;
     let ids = model.tokenizer.encode(&text, model.add_bos() && !args.no_bos)?;
     if ids.is_empty() {
         anyhow::bail!("the text has no tokens (empty text with --no-bos)");

@@ -10,6 +10,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// An allocator that reuses freed blocks: glibc hands every large activation buffer back to
+// the OS and page-faults it in again on the next op, which measured 1.5x slower end to end.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Find and explain sparse-autoencoder features in transformer language models.
 #[derive(Parser)]
 #[command(name = "saex", version, about)]

@@ -12,9 +12,9 @@ use saex_hooks::{Capture, Hook};
 
 use crate::config::{HfConfig, LayerKind, Rope};
 use crate::error::{Error, Result};
-use crate::ops::{self, attention, attention_mask, split_heads, KvCache, Linear, RmsNorm, Rotary};
+use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary};
 use crate::weights::{GgufFile, Weights};
-use crate::{Dims, Stop};
+use crate::{check_stop, Dims, LoadOptions, Stop};
 
 /// Hyper-parameters (HF `config.json` keys).
 #[derive(Debug, Clone)]
@@ -337,25 +337,27 @@ struct Positions {
 /// A Gemma 2 / Gemma 3 decoder.
 pub struct Model {
     cfg: Config,
-    embed_tokens: Tensor, // [vocab, d_model]
-    blocks: Vec<Block>,
+    embed_tokens: Embedding, // [vocab, d_model]
+    blocks: Vec<Block>,      // possibly fewer than num_hidden_layers: see LoadOptions
     norm: RmsNorm,
-    lm_head: Option<Tensor>, // None: tied to embed_tokens
+    lm_head: Option<Tensor>, // None: tied to embed_tokens, or not loaded
+    tied: bool,
     rotary_full: Rotary,
     rotary_sliding: Rotary,
 }
 
 impl Model {
-    /// Load the weights. GGUF files store Gemma norm weights as `1 + w` already.
-    pub fn load(cfg: Config, w: &Weights) -> Result<Model> {
+    /// Load the weights `opts` asks for. GGUF files store Gemma norm weights as `1 + w`.
+    pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
         let plus_one = !w.is_gguf();
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
-        let embed_tokens = w.get("model.embed_tokens.weight", &[v, d])?;
-        let blocks = (0..cfg.num_hidden_layers)
+        let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
+        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers))
             .map(|l| Block::load(&cfg, w, l, plus_one))
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, plus_one)?;
-        let lm_head = w.get_opt("lm_head.weight", &[v, d])?;
+        let tied = !w.contains("lm_head.weight");
+        let lm_head = if opts.logits && !tied { Some(w.get("lm_head.weight", &[v, d])?) } else { None };
         Ok(Model {
             rotary_full: cfg.rope_full.rotary(cfg.head_dim),
             rotary_sliding: cfg.rope_sliding.rotary(cfg.head_dim),
@@ -364,6 +366,7 @@ impl Model {
             blocks,
             norm,
             lm_head,
+            tied,
         })
     }
 
@@ -375,9 +378,10 @@ impl Model {
     /// Run `ids` `[batch, pos]` (positions `start..`), recording into `cap`; logits
     /// `[batch, pos, vocab]` when `stop.logits`.
     pub fn forward(&self, ids: &Tensor, start: usize, mut cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+        check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.tied)?;
         let t = ids.dim(1)?;
         let scale = (self.cfg.hidden_size as f64).sqrt() as f32 as f64;
-        let embed = (ops::embed(&self.embed_tokens, ids)? * scale)?; // [batch, pos, d_model]
+        let embed = (self.embed_tokens.lookup(ids)? * scale)?; // [batch, pos, d_model]
         cap.record(Hook::Embed, &embed);
         let full = {
             let (cos, sin) = self.rotary_full.cos_sin(start, t)?;
@@ -395,7 +399,7 @@ impl Model {
             };
             x = block.forward(&x, pos, cache.as_deref_mut(), cap)?;
         }
-        if stop.blocks < self.blocks.len() {
+        if stop.blocks < self.cfg.num_hidden_layers {
             // The input of the first block not run is `blocks.{stop}.hook_resid_pre`.
             cap.record(Hook::ResidPre(stop.blocks), &x);
             return Ok(None);
@@ -404,10 +408,7 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        let x = self.norm.forward(&x)?;
-        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
-        let (b, t, d) = x.dims3()?;
-        let logits = crate::kernels::matmul(&x.reshape((b * t, d))?, &head.t()?)?.reshape((b, t, ()))?;
+        let logits = ops::unembed(self.lm_head.as_ref(), &self.embed_tokens, &self.norm.forward(&x)?)?;
         let logits = ops::softcap(&logits, self.cfg.final_logit_softcapping)?;
         Ok(Some(logits))
     }

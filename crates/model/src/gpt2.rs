@@ -6,9 +6,9 @@ use saex_hooks::{Capture, Hook};
 
 use crate::config::HfConfig;
 use crate::error::{Error, Result};
-use crate::ops::{self, attention, attention_mask, split_heads, KvCache, LayerNorm, Linear};
+use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, LayerNorm, Linear};
 use crate::weights::Weights;
-use crate::{Dims, Stop};
+use crate::{check_stop, Dims, LoadOptions, Stop};
 
 /// Hyper-parameters (HF `config.json` keys).
 #[derive(Debug, Clone)]
@@ -171,21 +171,21 @@ impl Block {
 /// A GPT-2 model.
 pub struct Model {
     cfg: Config,
-    wte: Tensor, // [vocab, d_model]
+    wte: Embedding, // [vocab, d_model]
     wpe: Tensor, // [n_ctx, d_model]
-    blocks: Vec<Block>,
+    blocks: Vec<Block>, // possibly fewer than n_layer: see LoadOptions
     ln_f: LayerNorm,
 }
 
 impl Model {
     /// Load the weights. `GPT2LMHeadModel` checkpoints prefix names with `transformer.`;
     /// `GPT2Model` ones (the original release) do not.
-    pub fn load(cfg: Config, w: &Weights) -> Result<Model> {
+    pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
         let prefix = if w.contains("transformer.wte.weight") { "transformer." } else { "" };
         let d = cfg.n_embd;
-        let wte = w.get(&format!("{prefix}wte.weight"), &[cfg.vocab_size, d])?;
+        let wte = w.embedding(&format!("{prefix}wte.weight"), &[cfg.vocab_size, d])?;
         let wpe = w.get(&format!("{prefix}wpe.weight"), &[cfg.n_positions, d])?;
-        let blocks = (0..cfg.n_layer)
+        let blocks = (0..opts.blocks_of(cfg.n_layer))
             .map(|l| Block::load(&cfg, w, prefix, l))
             .collect::<Result<Vec<_>>>()?;
         let ln_f = LayerNorm::load(w, &format!("{prefix}ln_f"), d, cfg.layer_norm_epsilon)?;
@@ -200,8 +200,9 @@ impl Model {
     /// Run `ids` `[batch, pos]` (positions `start..`), recording into `cap`; logits
     /// `[batch, pos, vocab]` when `stop.logits`.
     pub fn forward(&self, ids: &Tensor, start: usize, mut cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+        check_stop(stop, self.blocks.len(), true)?;
         let (b, t) = ids.dims2()?;
-        let embed = ops::embed(&self.wte, ids)?; // [batch, pos, d_model]
+        let embed = self.wte.lookup(ids)?; // [batch, pos, d_model]
         cap.record(Hook::Embed, &embed);
         let pos_embed = self.wpe.narrow(0, start, t)?.unsqueeze(0)?.broadcast_as((b, t, self.cfg.n_embd))?.contiguous()?;
         cap.record(Hook::PosEmbed, &pos_embed);
@@ -210,7 +211,7 @@ impl Model {
         for block in self.blocks.iter().take(stop.blocks) {
             x = block.forward(&x, &mask, cache.as_deref_mut(), cap)?;
         }
-        if stop.blocks < self.blocks.len() {
+        if stop.blocks < self.cfg.n_layer {
             // The input of the first block not run is `blocks.{stop}.hook_resid_pre`.
             cap.record(Hook::ResidPre(stop.blocks), &x);
             return Ok(None);
@@ -219,8 +220,6 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        let x = self.ln_f.forward(&x)?;
-        let d = self.cfg.n_embd;
-        Ok(Some(crate::kernels::matmul(&x.reshape((b * t, d))?, &self.wte.t()?)?.reshape((b, t, ()))?))
+        Ok(Some(ops::unembed(None, &self.wte, &self.ln_f.forward(&x)?)?))
     }
 }

@@ -77,6 +77,55 @@ pub struct Stop {
     pub logits: bool,
 }
 
+/// Which weights to load. A capture that stops at block 6 of 18 needs neither the later
+/// blocks nor the unembedding; not loading them keeps peak memory to what the run touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Load blocks `0..blocks` (`None`: all).
+    pub blocks: Option<usize>,
+    /// Load what logits need (all blocks, final norm and unembedding).
+    pub logits: bool,
+}
+
+impl LoadOptions {
+    /// Everything: any hook and logits.
+    pub fn all() -> LoadOptions {
+        LoadOptions { blocks: None, logits: true }
+    }
+
+    /// Just what `hooks` (and logits, if asked) need.
+    pub fn for_hooks(hooks: &[Hook], logits: bool) -> LoadOptions {
+        if logits || hooks.contains(&Hook::LnFinalNormalized) {
+            return LoadOptions { blocks: None, logits };
+        }
+        let blocks = hooks.iter().map(|h| h.blocks_needed(usize::MAX)).max().unwrap_or(0);
+        LoadOptions { blocks: Some(blocks), logits: false }
+    }
+
+    /// The number of blocks to load out of `n_layers`.
+    pub fn blocks_of(&self, n_layers: usize) -> usize {
+        if self.logits {
+            n_layers
+        } else {
+            self.blocks.map_or(n_layers, |b| b.min(n_layers))
+        }
+    }
+}
+
+/// Refuses a pass that needs weights the model was loaded without.
+pub(crate) fn check_stop(stop: Stop, loaded_blocks: usize, has_unembed: bool) -> Result<()> {
+    if stop.blocks > loaded_blocks {
+        return Err(Error::Invalid(format!(
+            "this model was loaded with only {loaded_blocks} blocks; the pass needs {}",
+            stop.blocks
+        )));
+    }
+    if stop.logits && !has_unembed {
+        return Err(Error::Invalid("this model was loaded without its unembedding; logits need it".into()));
+    }
+    Ok(())
+}
+
 enum Arch {
     Gpt2(gpt2::Model),
     Gemma(gemma::Model),
@@ -119,7 +168,12 @@ pub struct Activations {
 impl Model {
     /// Load from a GGUF file, a Hugging Face directory or a hub id (see [`load`]).
     pub fn load(spec: &str) -> Result<Model> {
-        load::load(spec)
+        load::load(spec, LoadOptions::all())
+    }
+
+    /// Load only the weights `opts` asks for.
+    pub fn load_with(spec: &str, opts: LoadOptions) -> Result<Model> {
+        load::load(spec, opts)
     }
 
     /// Shapes.

@@ -9,9 +9,9 @@ use saex_hooks::{Capture, Hook};
 
 use crate::config::{HfConfig, Rope};
 use crate::error::{Error, Result};
-use crate::ops::{self, attention, attention_mask, split_heads, KvCache, Linear, RmsNorm, Rotary};
+use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary};
 use crate::weights::{GgufFile, Weights};
-use crate::{Dims, Stop};
+use crate::{check_stop, Dims, LoadOptions, Stop};
 
 /// Hyper-parameters (HF `config.json` keys).
 #[derive(Debug, Clone)]
@@ -282,23 +282,27 @@ impl Block {
 /// A Llama / Qwen2 decoder.
 pub struct Model {
     cfg: Config,
-    embed_tokens: Tensor, // [vocab, d_model]
-    blocks: Vec<Block>,
+    embed_tokens: Embedding, // [vocab, d_model]
+    blocks: Vec<Block>,      // possibly fewer than num_hidden_layers: see LoadOptions
     norm: RmsNorm,
-    lm_head: Option<Tensor>, // None: tied to embed_tokens
+    lm_head: Option<Tensor>, // None: tied to embed_tokens, or not loaded
     rotary: Rotary,
 }
 
 impl Model {
-    /// Load the weights.
-    pub fn load(cfg: Config, w: &Weights) -> Result<Model> {
+    /// Load the weights `opts` asks for.
+    pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
-        let embed_tokens = w.get("model.embed_tokens.weight", &[v, d])?;
-        let blocks = (0..cfg.num_hidden_layers)
+        let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
+        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers))
             .map(|l| Block::load(&cfg, w, l))
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, false)?;
-        let lm_head = if cfg.tie_word_embeddings { None } else { Some(w.get("lm_head.weight", &[v, d])?) };
+        let lm_head = if opts.logits && !cfg.tie_word_embeddings {
+            Some(w.get("lm_head.weight", &[v, d])?)
+        } else {
+            None
+        };
         Ok(Model { rotary: cfg.rope.rotary(cfg.head_dim), cfg, embed_tokens, blocks, norm, lm_head })
     }
 
@@ -310,8 +314,9 @@ impl Model {
     /// Run `ids` `[batch, pos]` (positions `start..`), recording into `cap`; logits
     /// `[batch, pos, vocab]` when `stop.logits`.
     pub fn forward(&self, ids: &Tensor, start: usize, mut cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+        check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.cfg.tie_word_embeddings)?;
         let t = ids.dim(1)?;
-        let embed = ops::embed(&self.embed_tokens, ids)?; // [batch, pos, d_model]
+        let embed = self.embed_tokens.lookup(ids)?; // [batch, pos, d_model]
         cap.record(Hook::Embed, &embed);
         let (cos, sin) = self.rotary.cos_sin(start, t)?;
         let mask = attention_mask(start, t, None)?;
@@ -319,7 +324,7 @@ impl Model {
         for block in self.blocks.iter().take(stop.blocks) {
             x = block.forward(&x, &cos, &sin, &mask, cache.as_deref_mut(), cap)?;
         }
-        if stop.blocks < self.blocks.len() {
+        if stop.blocks < self.cfg.num_hidden_layers {
             // The input of the first block not run is `blocks.{stop}.hook_resid_pre`.
             cap.record(Hook::ResidPre(stop.blocks), &x);
             return Ok(None);
@@ -328,9 +333,6 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        let x = self.norm.forward(&x)?;
-        let head = self.lm_head.as_ref().unwrap_or(&self.embed_tokens);
-        let (b, t, d) = x.dims3()?;
-        Ok(Some(crate::kernels::matmul(&x.reshape((b * t, d))?, &head.t()?)?.reshape((b, t, ()))?))
+        Ok(Some(ops::unembed(self.lm_head.as_ref(), &self.embed_tokens, &self.norm.forward(&x)?)?))
     }
 }

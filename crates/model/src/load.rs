@@ -11,21 +11,21 @@ use crate::config::HfConfig;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
 use crate::weights::{GgufFile, Weights};
-use crate::{gemma, gpt2, llama, Arch, Model, ModelInfo};
+use crate::{gemma, gpt2, llama, Arch, LoadOptions, Model, ModelInfo};
 
 /// Load from `spec`: an existing file (GGUF), an existing directory (HF layout), or a hub id
 /// resolved in the local HF cache.
-pub fn load(spec: &str) -> Result<Model> {
+pub fn load(spec: &str, opts: LoadOptions) -> Result<Model> {
     let path = Path::new(spec);
     if path.is_file() {
-        return load_gguf(path, spec);
+        return load_gguf(path, spec, opts);
     }
     if path.is_dir() {
-        return load_hf_dir(path, spec);
+        return load_hf_dir(path, spec, opts);
     }
     if saex_hub::looks_like_repo_id(spec.split('@').next().unwrap_or(spec)) {
         let dir = resolve_hub_cache(spec)?;
-        return load_hf_dir(&dir, spec);
+        return load_hf_dir(&dir, spec, opts);
     }
     Err(Error::NotFound(format!("{spec}: no such file or directory (expected a .gguf file, a Hugging Face model directory or a hub id like google/gemma-2-2b)")))
 }
@@ -45,7 +45,7 @@ pub fn resolve_hub_cache(spec: &str) -> Result<PathBuf> {
     Ok(snap)
 }
 
-fn load_hf_dir(dir: &Path, source: &str) -> Result<Model> {
+fn load_hf_dir(dir: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let cfg = HfConfig::read(dir)?;
     let model_type = cfg
         .text()
@@ -61,9 +61,9 @@ fn load_hf_dir(dir: &Path, source: &str) -> Result<Model> {
     };
     let weights = Weights::open_hf_dir(dir)?;
     let arch = match arch_name {
-        "gpt2" => Arch::Gpt2(gpt2::Model::load(gpt2::Config::from_hf(&cfg)?, &weights)?),
-        "gemma2" | "gemma3" => Arch::Gemma(gemma::Model::load(gemma::Config::from_hf(&cfg, arch_name)?, &weights)?),
-        "llama" | "qwen2" => Arch::Llama(llama::Model::load(llama::Config::from_hf(&cfg, arch_name)?, &weights)?),
+        "gpt2" => Arch::Gpt2(gpt2::Model::load(gpt2::Config::from_hf(&cfg)?, &weights, opts)?),
+        "gemma2" | "gemma3" => Arch::Gemma(gemma::Model::load(gemma::Config::from_hf(&cfg, arch_name)?, &weights, opts)?),
+        "llama" | "qwen2" => Arch::Llama(llama::Model::load(llama::Config::from_hf(&cfg, arch_name)?, &weights, opts)?),
         other => return Err(Error::UnsupportedArch { arch: other.to_string() }),
     };
     let bos = cfg.token_id("bos_token_id");
@@ -77,7 +77,7 @@ fn load_hf_dir(dir: &Path, source: &str) -> Result<Model> {
     finish(arch, tokenizer, arch_name, source, bos.is_some())
 }
 
-fn load_gguf(path: &Path, source: &str) -> Result<Model> {
+fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let gguf = GgufFile::open(path)?;
     let arch_name = gguf
         .meta("general.architecture")?
@@ -93,11 +93,11 @@ fn load_gguf(path: &Path, source: &str) -> Result<Model> {
     let arch = match arch_name.as_str() {
         "gemma2" | "gemma3" => {
             let cfg = gemma::Config::from_gguf(&gguf, &arch_name)?;
-            Arch::Gemma(gemma::Model::load(cfg, &Weights::open_gguf(gguf, gemma::gguf_name))?)
+            Arch::Gemma(gemma::Model::load(cfg, &Weights::open_gguf(gguf, gemma::gguf_name), opts)?)
         }
         "llama" | "qwen2" => {
             let cfg = llama::Config::from_gguf(&gguf, &arch_name)?;
-            Arch::Llama(llama::Model::load(cfg, &Weights::open_gguf(gguf, llama::gguf_name))?)
+            Arch::Llama(llama::Model::load(cfg, &Weights::open_gguf(gguf, llama::gguf_name), opts)?)
         }
         other => return Err(Error::UnsupportedArch { arch: other.to_string() }),
     };

@@ -238,6 +238,22 @@ impl Weights {
         Ok(t)
     }
 
+    /// A token-embedding table `[vocab, d]`; quantized GGUF tables stay quantized.
+    pub fn embedding(&self, hf_name: &str, shape: &[usize]) -> Result<crate::ops::Embedding> {
+        use candle_core::quantized::GgmlDType;
+        if let Weights::Gguf(g) = self {
+            let name = g.stored_name(hf_name);
+            if let Some(info) = g.content.tensor_infos.get(&name) {
+                if !matches!(info.ggml_dtype, GgmlDType::F32 | GgmlDType::F16 | GgmlDType::BF16) {
+                    self.check_shape(&name, shape, info.shape.dims())?;
+                    let table = g.qtensor(&name)?;
+                    return Ok(crate::ops::Embedding::Quantized { table, dense: Default::default() });
+                }
+            }
+        }
+        Ok(crate::ops::Embedding::Dense(self.get(hf_name, shape)?))
+    }
+
     /// Like [`Weights::get`] but `None` when the tensor is absent (optional biases).
     pub fn get_opt(&self, hf_name: &str, shape: &[usize]) -> Result<Option<Tensor>> {
         if self.contains(hf_name) {

@@ -123,3 +123,19 @@ fn stopping_early_gives_the_same_values() {
         assert_close(&got.hooks[0].1, &r.tensors[&format!("p2.{h}")], F32, &format!("{h} alone"));
     }
 }
+
+#[test]
+fn a_partly_loaded_model_gives_the_same_values_and_refuses_deeper_hooks() {
+    let dir = root().join("fixtures/parity/tiny/gemma3");
+    let opts = saex_model::LoadOptions::for_hooks(&[Hook::ResidPre(2)], false);
+    assert_eq!(opts.blocks_of(3), 2);
+    let model = Model::load_with(dir.to_str().unwrap(), opts).unwrap();
+    let r = reference("gemma3");
+    let s = ids(&r.tensors["p2.tokens"]);
+    let got = model.run(std::slice::from_ref(&s), &[Hook::ResidPre(2)], false).unwrap().remove(0);
+    assert_close(&got.hooks[0].1, &r.tensors["p2.blocks.2.hook_resid_pre"], F32, "resid_pre 2, partial load");
+    let err = model.run(std::slice::from_ref(&s), &[Hook::ResidPost(2)], false).unwrap_err().to_string();
+    assert!(err.contains("only 2 blocks"), "{err}");
+    let err = model.run(std::slice::from_ref(&s), &[], true).unwrap_err().to_string();
+    assert!(err.contains("only 2 blocks"), "{err}");
+}
