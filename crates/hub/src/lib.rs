@@ -6,9 +6,11 @@
 //! directory; [`file`] resolves one file in it; every failure is a [`NotCached`] naming the
 //! repo, revision and path that was looked for.
 //!
-//! Written here rather than through the hf-hub crate because hf-hub ignores `HF_HUB_CACHE`
-//! and `HF_HUB_OFFLINE`, and the layout is small and documented:
+//! Lookup is written here rather than through the hf-hub crate because hf-hub ignores
+//! `HF_HUB_CACHE` and `HF_HUB_OFFLINE`, and the layout is small and documented:
 //! `models--{org}--{name}/refs/{revision}` holds a commit hash, `snapshots/{hash}/` the files.
+//! Downloading ([`fetch`]) does use hf-hub, behind the off-by-default `download` feature
+//! (it brings an HTTP and TLS stack that offline builds do not need).
 //!
 //! ```
 //! let dir = std::env::temp_dir().join("saex-hub-doctest");
@@ -96,6 +98,58 @@ pub fn file(repo: &str, revision: &str, path: &str) -> Result<PathBuf, NotCached
     }
 }
 
+/// Why [`fetch`] could not provide a file.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// Not in the cache, and not downloaded (offline, or built without `download`).
+    #[error(transparent)]
+    NotCached(#[from] NotCached),
+    /// The download failed.
+    #[error("downloading `{path}` of `{repo}` failed: {msg}")]
+    Download {
+        /// The repo id.
+        repo: String,
+        /// The file in the repo.
+        path: String,
+        /// What went wrong.
+        msg: String,
+    },
+}
+
+/// True when `HF_HUB_OFFLINE` asks for no network access (huggingface_hub's convention).
+pub fn offline() -> bool {
+    std::env::var("HF_HUB_OFFLINE").is_ok_and(|v| matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"))
+}
+
+/// `path` of `repo` at `revision`: from the local cache, or else downloaded into it with the
+/// hf-hub crate when saex is built with the `download` feature and `HF_HUB_OFFLINE` is unset.
+pub fn fetch(repo: &str, revision: &str, path: &str) -> Result<PathBuf, FetchError> {
+    match file(repo, revision, path) {
+        Ok(p) => Ok(p),
+        Err(missing) if offline() || !cfg!(feature = "download") => Err(missing.into()),
+        Err(_) => download(repo, revision, path),
+    }
+}
+
+#[cfg(feature = "download")]
+fn download(repo: &str, revision: &str, path: &str) -> Result<PathBuf, FetchError> {
+    use hf_hub::api::sync::ApiBuilder;
+    let fail = |e: hf_hub::api::sync::ApiError| FetchError::Download {
+        repo: repo.to_string(),
+        path: path.to_string(),
+        msg: e.to_string(),
+    };
+    let api = ApiBuilder::from_env().with_cache_dir(cache_dir()).with_progress(true).build().map_err(fail)?;
+    let handle = api.repo(hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, revision.to_string()));
+    handle.get(path).map_err(fail)
+}
+
+#[cfg(not(feature = "download"))]
+fn download(repo: &str, revision: &str, path: &str) -> Result<PathBuf, FetchError> {
+    file(repo, revision, path).map_err(FetchError::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +177,9 @@ mod tests {
         assert!(file("org/name", hash, "sub/cfg.json").is_ok());
         let err = file("org/name", "main", "sub/other.json").unwrap_err();
         assert!(err.missing.ends_with("sub/other.json"), "{err}");
+        std::env::set_var("HF_HUB_OFFLINE", "1");
+        assert!(fetch("org/name", "main", "sub/cfg.json").is_ok());
+        assert!(matches!(fetch("org/name", "main", "sub/other.json"), Err(FetchError::NotCached(_))));
         let err = file("org/absent", "main", "x").unwrap_err().to_string();
         assert!(err.contains("org/absent") && err.contains("models--org--absent"), "{err}");
         std::fs::remove_dir_all(&tmp).unwrap();

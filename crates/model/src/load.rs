@@ -30,17 +30,25 @@ pub fn load(spec: &str, opts: LoadOptions) -> Result<Model> {
     Err(Error::NotFound(format!("{spec}: no such file or directory (expected a .gguf file, a Hugging Face model directory or a hub id like google/gemma-2-2b)")))
 }
 
-/// Find `repo` (`org/name`, optionally `@revision`) in the local HF cache, with the files a
-/// model needs.
+/// Find `repo` (`org/name`, optionally `@revision`) with the files a model needs in the
+/// local HF cache (downloading them first when built with the `download` feature).
 pub fn resolve_hub_cache(spec: &str) -> Result<PathBuf> {
     let (repo, revision) = spec.split_once('@').unwrap_or((spec, "main"));
-    let not_found = |e: saex_hub::NotCached| Error::NotFound(format!("model {e}"));
-    let snap = saex_hub::snapshot(repo, revision).map_err(not_found)?;
-    for f in ["config.json", "tokenizer.json"] {
-        saex_hub::file(repo, revision, f).map_err(not_found)?;
-    }
-    if !snap.join("model.safetensors").is_file() {
-        saex_hub::file(repo, revision, "model.safetensors.index.json").map_err(not_found)?;
+    let not_found = |e: saex_hub::FetchError| Error::NotFound(format!("model {e}"));
+    let config = saex_hub::fetch(repo, revision, "config.json").map_err(not_found)?;
+    saex_hub::fetch(repo, revision, "tokenizer.json").map_err(not_found)?;
+    let snap = config.parent().map(Path::to_path_buf).unwrap_or_default();
+    if saex_hub::fetch(repo, revision, "model.safetensors").is_err() {
+        let index = saex_hub::fetch(repo, revision, "model.safetensors.index.json").map_err(not_found)?;
+        let text = std::fs::read_to_string(&index).map_err(|source| Error::Io { path: index.clone(), source })?;
+        let json: serde_json::Value = serde_json::from_str(&text)
+            .map_err(|e| Error::BadFile { path: index.clone(), msg: format!("bad JSON: {e}") })?;
+        let mut shards: Vec<&str> = json["weight_map"].as_object().into_iter().flatten().filter_map(|(_, v)| v.as_str()).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        for shard in shards {
+            saex_hub::fetch(repo, revision, shard).map_err(not_found)?;
+        }
     }
     Ok(snap)
 }

@@ -1,0 +1,47 @@
+"""Turns the JSON results of scripts/bench.sh into BENCHMARKS.md (stdout)."""
+import datetime
+import json
+import os
+import platform
+import sys
+
+d = sys.argv[1]
+saex_batch_rss, tl_batch_rss, saex_cli_rss, py_cli_rss, gemma_cli_rss = (int(x) / 1024 / 1024 for x in sys.argv[2:7])
+py_versions = sys.argv[7]
+j = lambda name: json.load(open(os.path.join(d, name)))
+sb, tb, sg, hg = j("saex_batch.json"), j("tl_batch.json"), j("saex_gemma.json"), j("hf_gemma.json")
+cs, cp, cg = (j(n)["results"][0] for n in ("cli_saex.json", "cli_py.json", "cli_gemma.json"))
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
+
+print(f"""# Benchmarks
+
+Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), no GPU, by
+`PYTHON=venv/bin/python scripts/bench.sh` (each side alternately, same run; medians).
+Python stack: {py_versions}, 2 torch threads. saex: candle {""}0.11 + faer matmul, mimalloc.
+Models: a random-weight GPT-2-small-shaped checkpoint (`bench/make_gpt2_small.py`; speed does
+not depend on the values) and the real Gemma 3 270M Q4_K_M GGUF (`scripts/fetch-models.sh`).
+
+## Forward throughput (batched)
+
+| workload | saex tokens/s | Python tokens/s | ratio | command |
+|---|---:|---:|---:|---|
+| GPT-2 small to `blocks.6.hook_resid_pre`, {sb['tokens']:.0f} tokens, batches of {sb['batch']}×{sb['seq']} | {sb['tokens_per_s']:.0f} | {tb['tokens_per_s']:.0f} (TransformerLens) | **{sb['tokens_per_s'] / tb['tokens_per_s']:.2f}×** | `cargo bench -p saex-model --bench throughput -- --model GPT2 --hook blocks.6.hook_resid_pre --tokens 8192 --batch 16 --seq 128` vs `python bench/python_stack.py tl-batch --model GPT2` |
+| Gemma 3 270M GGUF to layer 6, {sg['tokens']:.0f} tokens, batches of {sg['batch']}×{sg['seq']} | {sg['tokens_per_s']:.0f} | {hg['tokens_per_s']:.0f} (HF transformers) | **{sg['tokens_per_s'] / hg['tokens_per_s']:.2f}×** | `... --bench throughput -- --model gemma-3-270m-q4_k_m.gguf --tokens 2048 --batch 8` vs `python bench/python_stack.py hf-gemma --gguf FILE` |
+
+Effective GFLOP/s (matmul FLOPs per token × tokens/s): saex {sb['effective_gflops']:.0f} on GPT-2
+(Python stack at the same FLOPs per token: {sb['effective_gflops'] * tb['tokens_per_s'] / sb['tokens_per_s']:.0f}); best dense f32 matmul
+[512×768]×[768×24576] through saex's matmul on this machine: {sb['best_matmul_gflops']:.0f} GFLOP/s. Gemma: saex
+{sg['effective_gflops']:.0f} GFLOP/s effective.
+
+## One CLI capture of a 128-token prompt, cold (process start, load, run, save)
+
+| | wall time (median) | peak RSS | command |
+|---|---:|---:|---|
+| saex, GPT-2 small | {cs['median']:.2f} s | {saex_cli_rss:.2f} GiB | `saex capture --model GPT2 --hooks blocks.6.hook_resid_pre --text-file prompt.txt --out x.safetensors` |
+| TransformerLens, same work | {cp['median']:.2f} s | {py_cli_rss:.2f} GiB | `python bench/python_stack.py tl-cli --model GPT2 --text-file prompt.txt --out y.safetensors` |
+| **ratio** | **{cp['median'] / cs['median']:.1f}× faster** | **{saex_cli_rss / py_cli_rss:.2f}×** | |
+| saex, Gemma 3 270M GGUF | {cg['median']:.2f} s | {gemma_cli_rss:.2f} GiB | `saex capture --model gemma-3-270m-q4_k_m.gguf --hooks blocks.6.hook_resid_pre --text-file prompt.txt ...` |
+
+Peak RSS of the batched GPT-2 runs (2,048 tokens): saex {saex_batch_rss:.2f} GiB, TransformerLens
+{tl_batch_rss:.2f} GiB ({saex_batch_rss / tl_batch_rss:.2f}×).
+""")
