@@ -17,7 +17,7 @@ print(f"""# Benchmarks
 
 Measured {datetime.date.today()} on {os.cpu_count()} cores ({cpu}), no GPU, by
 `PYTHON=venv/bin/python scripts/bench.sh` (each side alternately, same run; medians).
-Python stack: {py_versions}, 2 torch threads. saex: candle {""}0.11 + faer matmul, mimalloc.
+Python stack: {py_versions}, 2 torch threads. saex: candle 0.11 + faer matmul, mimalloc.
 Models: a random-weight GPT-2-small-shaped checkpoint (`bench/make_gpt2_small.py`; speed does
 not depend on the values) and the real Gemma 3 270M Q4_K_M GGUF (`scripts/fetch-models.sh`).
 

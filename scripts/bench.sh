@@ -51,6 +51,6 @@ gemma_cli_rss=$(rss $gcap)
 
 echo "4/4 writing BENCHMARKS.md" >&2
 python3 bench/report.py "$out" "$saex_batch_rss" "$tl_batch_rss" "$saex_cli_rss" "$py_cli_rss" "$gemma_cli_rss" \
-  "$("$PY" -c 'import torch, transformer_lens, transformers; print(f"torch {torch.__version__}, transformers {transformers.__version__}, transformer_lens {transformer_lens.__version__}")' 2>/dev/null)" \
+  "$("$PY" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ["torch", "transformers", "transformer_lens"]))')" \
   > BENCHMARKS.md
 cat BENCHMARKS.md

@@ -64,7 +64,8 @@ fn main() {
     let batch: usize = arg(&args, "--batch", "16").parse().unwrap();
     let repeat: usize = arg(&args, "--repeat", "3").parse().unwrap();
     let t = Instant::now();
-    let model = Model::load(&spec).unwrap();
+    // As `saex capture` does: only the blocks up to the hook.
+    let model = Model::load_with(&spec, saex_model::LoadOptions::for_hooks(&[hook], false)).unwrap();
     let load_s = t.elapsed().as_secs_f64();
     let seq: usize = arg(&args, "--seq", "128").parse().unwrap();
     let seq = seq.min(model.dims().n_ctx);
