@@ -139,3 +139,36 @@ fn a_partly_loaded_model_gives_the_same_values_and_refuses_deeper_hooks() {
     let err = model.run(std::slice::from_ref(&s), &[], true).unwrap_err().to_string();
     assert!(err.contains("only 2 blocks"), "{err}");
 }
+
+#[test]
+fn a_sharded_checkpoint_loads_like_a_single_file() {
+    // Split the tiny Llama into two shards with an index, as `save_pretrained` does for big
+    // models, and check it gives the same logits.
+    let src = root().join("fixtures/parity/tiny/llama");
+    let dir = std::env::temp_dir().join(format!("saex-sharded-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["config.json", "tokenizer.json"] {
+        std::fs::copy(src.join(f), dir.join(f)).unwrap();
+    }
+    let tensors = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+    let mut names: Vec<&String> = tensors.keys().collect();
+    names.sort();
+    let (a, b) = names.split_at(names.len() / 2);
+    let mut weight_map = serde_json::Map::new();
+    for (file, part) in [("model-00001-of-00002.safetensors", a), ("model-00002-of-00002.safetensors", b)] {
+        let shard: std::collections::HashMap<String, Tensor> =
+            part.iter().map(|n| ((*n).clone(), tensors[*n].clone())).collect();
+        candle_core::safetensors::save(&shard, dir.join(file)).unwrap();
+        for n in part {
+            weight_map.insert((*n).clone(), file.into());
+        }
+    }
+    let index = serde_json::json!({ "metadata": {}, "weight_map": weight_map });
+    std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
+
+    let seq = vec![ids(&reference("llama").tensors["p1.tokens"])];
+    let single = Model::load(src.to_str().unwrap()).unwrap().run(&seq, &[], true).unwrap();
+    let sharded = Model::load(dir.to_str().unwrap()).unwrap().run(&seq, &[], true).unwrap();
+    assert_close(sharded[0].logits.as_ref().unwrap(), single[0].logits.as_ref().unwrap(), common::Tol(0.0), "sharded logits");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
