@@ -25,6 +25,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use candle_core::Tensor;
 
@@ -149,20 +150,52 @@ impl FromStr for Hook {
     }
 }
 
-/// The activations recorded during one forward pass.
+/// A change to the value flowing through a hook: steering (add a direction), splicing in an
+/// SAE reconstruction, ablation. Takes the value, returns what the model continues with.
+pub type Edit = Arc<dyn Fn(&Tensor) -> candle_core::Result<Tensor> + Send + Sync>;
+
+/// The activations recorded during one forward pass, and the edits applied in it.
 ///
-/// A `Capture` replaces PyTorch-style module hooks, which candle lacks: the model calls
-/// [`Capture::record`] at every hook point and only the requested ones keep a (cheap,
-/// reference-counted) tensor clone. It also tells the model where it may stop.
-#[derive(Debug, Clone, Default)]
+/// A `Capture` replaces PyTorch-style module hooks, which candle lacks: the model passes
+/// every hook point's value through [`Capture::hook`]; requested hooks keep a (cheap,
+/// reference-counted) tensor clone, and a hook with an [`Edit`] has its value replaced. It
+/// also tells the model where it may stop.
+#[derive(Clone, Default)]
 pub struct Capture {
     values: BTreeMap<Hook, Option<Tensor>>,
+    edits: BTreeMap<Hook, Edit>,
+}
+
+impl fmt::Debug for Capture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Capture")
+            .field("values", &self.values)
+            .field("edits", &self.edits.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Capture {
     /// A capture that keeps the given hooks.
     pub fn new(hooks: impl IntoIterator<Item = Hook>) -> Self {
-        Capture { values: hooks.into_iter().map(|h| (h, None)).collect() }
+        Capture { values: hooks.into_iter().map(|h| (h, None)).collect(), edits: BTreeMap::new() }
+    }
+
+    /// Replace the value at `hook` by `edit(value)` in every pass this capture is used for.
+    pub fn with_edit(mut self, hook: Hook, edit: Edit) -> Self {
+        self.edits.insert(hook, edit);
+        self
+    }
+
+    /// The model's side of a hook point: applies the edit registered at `hook` (if any),
+    /// records the result if `hook` was requested, and returns what the model continues with.
+    pub fn hook(&mut self, hook: Hook, value: Tensor) -> candle_core::Result<Tensor> {
+        let value = match self.edits.get(&hook) {
+            Some(edit) => edit(&value)?,
+            None => value,
+        };
+        self.record(hook, &value);
+        Ok(value)
     }
 
     /// True if `hook` was requested.
@@ -249,6 +282,20 @@ mod tests {
             let err = bad.parse::<Hook>().unwrap_err();
             assert_eq!(err.name, bad);
         }
+    }
+
+    #[test]
+    fn edits_replace_the_value_and_the_record_sees_the_edit() {
+        let x = Tensor::new(&[1f32, 2.0], &candle_core::Device::Cpu).unwrap();
+        let double: Edit = Arc::new(|t: &Tensor| t * 2.0);
+        let mut cap = Capture::new([Hook::ResidPre(1)]).with_edit(Hook::ResidPre(1), double);
+        let out = cap.hook(Hook::ResidPre(1), x.clone()).unwrap();
+        assert_eq!(out.to_vec1::<f32>().unwrap(), vec![2.0, 4.0]);
+        assert_eq!(cap.get(Hook::ResidPre(1)).unwrap().to_vec1::<f32>().unwrap(), vec![2.0, 4.0]);
+        // Other hooks pass through untouched and unrecorded.
+        let same = cap.hook(Hook::ResidPre(0), x).unwrap();
+        assert_eq!(same.to_vec1::<f32>().unwrap(), vec![1.0, 2.0]);
+        assert!(cap.get(Hook::ResidPre(0)).is_none());
     }
 
     #[test]

@@ -248,7 +248,7 @@ impl Attention {
             None => (k, v),
         };
         let z = attention(&q, &k, &v, &pos.mask, self.scale, self.softcap)?; // [batch, pos, head, d_head]
-        cap.record(Hook::AttnZ(self.layer), &z);
+        let z = cap.hook(Hook::AttnZ(self.layer), z)?;
         self.o_proj.forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
     }
 }
@@ -275,7 +275,7 @@ impl Mlp {
     fn forward(&self, x: &Tensor, cap: &mut Capture) -> Result<Tensor> {
         let gate = crate::kernels::gelu_tanh(&self.gate_proj.forward(x)?)?; // gelu_pytorch_tanh
         let post = (gate * self.up_proj.forward(x)?)?; // [batch, pos, d_mlp]
-        cap.record(Hook::MlpPost(self.layer), &post);
+        let post = cap.hook(Hook::MlpPost(self.layer), post)?;
         self.down_proj.forward(&post)
     }
 }
@@ -311,18 +311,18 @@ impl Block {
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
     fn forward(&self, resid_pre: &Tensor, pos: &Positions, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
         let l = self.layer;
-        cap.record(Hook::ResidPre(l), resid_pre);
+        let resid_pre = &cap.hook(Hook::ResidPre(l), resid_pre.clone())?;
         let x = self.input_layernorm.forward(resid_pre)?;
         let attn_out = self.self_attn.forward(&x, pos, cache, cap)?;
         let attn_out = self.post_attention_layernorm.forward(&attn_out)?;
-        cap.record(Hook::AttnOut(l), &attn_out);
+        let attn_out = cap.hook(Hook::AttnOut(l), attn_out)?;
         let resid_mid = (resid_pre + attn_out)?;
-        cap.record(Hook::ResidMid(l), &resid_mid);
+        let resid_mid = cap.hook(Hook::ResidMid(l), resid_mid)?;
         let x = self.pre_feedforward_layernorm.forward(&resid_mid)?;
         let mlp_out = self.post_feedforward_layernorm.forward(&self.mlp.forward(&x, cap)?)?;
-        cap.record(Hook::MlpOut(l), &mlp_out);
+        let mlp_out = cap.hook(Hook::MlpOut(l), mlp_out)?;
         let resid_post = (resid_mid + mlp_out)?;
-        cap.record(Hook::ResidPost(l), &resid_post);
+        let resid_post = cap.hook(Hook::ResidPost(l), resid_post)?;
         Ok(resid_post)
     }
 }
@@ -382,7 +382,7 @@ impl Model {
         let t = ids.dim(1)?;
         let scale = (self.cfg.hidden_size as f64).sqrt() as f32 as f64;
         let embed = (self.embed_tokens.lookup(ids)? * scale)?; // [batch, pos, d_model]
-        cap.record(Hook::Embed, &embed);
+        let embed = cap.hook(Hook::Embed, embed)?;
         let full = {
             let (cos, sin) = self.rotary_full.cos_sin(start, t)?;
             Positions { cos, sin, mask: attention_mask(start, t, None)? }

@@ -3,7 +3,7 @@
 
 use candle_core::{Tensor, D};
 use rand::{Rng, SeedableRng};
-use saex_hooks::Capture;
+use saex_hooks::{Capture, Edit, Hook};
 
 use crate::error::{Error, Result};
 use crate::ops::{ids_tensor, KvCache};
@@ -82,7 +82,7 @@ fn sample(logits: &[f32], s: &Sampling, rng: &mut rand::rngs::StdRng) -> u32 {
 }
 
 /// See [`Model::generate`].
-pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling) -> Result<Vec<u32>> {
+pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling, edits: &[(Hook, Edit)]) -> Result<Vec<u32>> {
     s.check()?;
     if prompt.is_empty() {
         return Err(Error::Invalid("cannot generate from an empty prompt".into()));
@@ -96,12 +96,17 @@ pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling) -> 
     let stop = Stop { blocks: d.n_layers, logits: true };
     let eos = model.tokenizer.eos_id();
     let mut out = Vec::with_capacity(max_new);
+    let mut cap = Capture::default();
+    for (h, e) in edits {
+        model.check_hook(*h)?;
+        cap = cap.with_edit(*h, e.clone());
+    }
     let mut input = prompt.to_vec();
     while out.len() < max_new {
         let start = cache.len();
         let ids = ids_tensor(&[input.clone()])?;
         let logits = model
-            .forward(&ids, start, Some(&mut cache), &mut Capture::default(), stop)?
+            .forward(&ids, start, Some(&mut cache), &mut cap, stop)?
             .ok_or_else(|| Error::Invalid("model returned no logits".into()))?;
         let last: Tensor = logits.get(0)?.get(input.len() - 1)?; // [vocab]
         let last = last.squeeze(D::Minus1).unwrap_or(last);

@@ -101,7 +101,7 @@ impl Attention {
             None => (k, v),
         };
         let z = attention(&q, &k, &v, mask, (self.d_head as f64).powf(-0.5), None)?; // [batch, pos, head, d_head]
-        cap.record(Hook::AttnZ(self.layer), &z);
+        let z = cap.hook(Hook::AttnZ(self.layer), z)?;
         self.c_proj.forward(&z.reshape((b, t, d))?)
     }
 }
@@ -115,7 +115,7 @@ struct Mlp {
 impl Mlp {
     fn forward(&self, x: &Tensor, cap: &mut Capture) -> Result<Tensor> {
         let post = crate::kernels::gelu_tanh(&self.c_fc.forward(x)?)?; // gelu_new; [batch, pos, d_mlp]
-        cap.record(Hook::MlpPost(self.layer), &post);
+        let post = cap.hook(Hook::MlpPost(self.layer), post)?;
         self.c_proj.forward(&post)
     }
 }
@@ -155,15 +155,15 @@ impl Block {
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
     fn forward(&self, resid_pre: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
         let l = self.layer;
-        cap.record(Hook::ResidPre(l), resid_pre);
+        let resid_pre = &cap.hook(Hook::ResidPre(l), resid_pre.clone())?;
         let attn_out = self.attn.forward(&self.ln_1.forward(resid_pre)?, mask, cache, cap)?;
-        cap.record(Hook::AttnOut(l), &attn_out);
+        let attn_out = cap.hook(Hook::AttnOut(l), attn_out)?;
         let resid_mid = (resid_pre + attn_out)?;
-        cap.record(Hook::ResidMid(l), &resid_mid);
+        let resid_mid = cap.hook(Hook::ResidMid(l), resid_mid)?;
         let mlp_out = self.mlp.forward(&self.ln_2.forward(&resid_mid)?, cap)?;
-        cap.record(Hook::MlpOut(l), &mlp_out);
+        let mlp_out = cap.hook(Hook::MlpOut(l), mlp_out)?;
         let resid_post = (resid_mid + mlp_out)?;
-        cap.record(Hook::ResidPost(l), &resid_post);
+        let resid_post = cap.hook(Hook::ResidPost(l), resid_post)?;
         Ok(resid_post)
     }
 }
@@ -203,9 +203,9 @@ impl Model {
         check_stop(stop, self.blocks.len(), true)?;
         let (b, t) = ids.dims2()?;
         let embed = self.wte.lookup(ids)?; // [batch, pos, d_model]
-        cap.record(Hook::Embed, &embed);
+        let embed = cap.hook(Hook::Embed, embed)?;
         let pos_embed = self.wpe.narrow(0, start, t)?.unsqueeze(0)?.broadcast_as((b, t, self.cfg.n_embd))?.contiguous()?;
-        cap.record(Hook::PosEmbed, &pos_embed);
+        let pos_embed = cap.hook(Hook::PosEmbed, pos_embed)?;
         let mask = attention_mask(start, t, None)?;
         let mut x = (embed + pos_embed)?;
         for block in self.blocks.iter().take(stop.blocks) {

@@ -36,7 +36,7 @@ pub mod tokenizer;
 pub mod weights;
 
 use candle_core::Tensor;
-use saex_hooks::{Capture, Hook};
+use saex_hooks::{Capture, Edit, Hook};
 
 pub use error::{Error, Result};
 pub use generate::Sampling;
@@ -228,7 +228,16 @@ impl Model {
     /// a real token never sees padding, so each sequence gets the values it would get alone.
     /// The pass stops after the deepest requested hook unless logits are asked for.
     pub fn run(&self, seqs: &[Vec<u32>], hooks: &[Hook], logits: bool) -> Result<Vec<Activations>> {
+        self.run_edited(seqs, hooks, logits, &[])
+    }
+
+    /// [`Model::run`] with `edits` applied at their hooks (each sees the padded batch
+    /// `[batch, pos, ...]`): steering, splicing an SAE reconstruction, ablation.
+    pub fn run_edited(&self, seqs: &[Vec<u32>], hooks: &[Hook], logits: bool, edits: &[(Hook, Edit)]) -> Result<Vec<Activations>> {
         let d = self.dims();
+        for (h, _) in edits {
+            self.check_hook(*h)?;
+        }
         for &h in hooks {
             self.check_hook(h)?;
         }
@@ -257,6 +266,9 @@ impl Model {
             .collect();
         let ids = ops::ids_tensor(&padded)?;
         let mut cap = Capture::new(hooks.iter().copied());
+        for (h, e) in edits {
+            cap = cap.with_edit(*h, e.clone());
+        }
         let blocks = if logits { d.n_layers } else { cap.blocks_needed().min(d.n_layers) };
         let blocks = if hooks.contains(&Hook::LnFinalNormalized) { d.n_layers } else { blocks };
         let out = self.forward(&ids, 0, None, &mut cap, Stop { blocks, logits })?;
@@ -278,6 +290,11 @@ impl Model {
     /// Generate up to `max_new` tokens after `prompt` with a KV cache; stops early at the
     /// end-of-sequence token. Returns only the new tokens.
     pub fn generate(&self, prompt: &[u32], max_new: usize, sampling: &Sampling) -> Result<Vec<u32>> {
-        generate::generate(self, prompt, max_new, sampling)
+        generate::generate(self, prompt, max_new, sampling, &[])
+    }
+
+    /// [`Model::generate`] with `edits` applied at every step (e.g. SAE steering).
+    pub fn generate_edited(&self, prompt: &[u32], max_new: usize, sampling: &Sampling, edits: &[(Hook, Edit)]) -> Result<Vec<u32>> {
+        generate::generate(self, prompt, max_new, sampling, edits)
     }
 }

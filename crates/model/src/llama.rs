@@ -208,7 +208,7 @@ impl Attention {
         };
         let scale = (self.head_dim as f64).powf(-0.5);
         let z = attention(&q, &k, &v, mask, scale, None)?; // [batch, pos, head, d_head]
-        cap.record(Hook::AttnZ(self.layer), &z);
+        let z = cap.hook(Hook::AttnZ(self.layer), z)?;
         self.o_proj.forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
     }
 }
@@ -234,7 +234,7 @@ impl Mlp {
 
     fn forward(&self, x: &Tensor, cap: &mut Capture) -> Result<Tensor> {
         let post = (self.gate_proj.forward(x)?.silu()? * self.up_proj.forward(x)?)?; // [batch, pos, d_mlp]
-        cap.record(Hook::MlpPost(self.layer), &post);
+        let post = cap.hook(Hook::MlpPost(self.layer), post)?;
         self.down_proj.forward(&post)
     }
 }
@@ -264,17 +264,17 @@ impl Block {
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
     fn forward(&self, resid_pre: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
         let l = self.layer;
-        cap.record(Hook::ResidPre(l), resid_pre);
+        let resid_pre = &cap.hook(Hook::ResidPre(l), resid_pre.clone())?;
         let x = self.input_layernorm.forward(resid_pre)?;
         let attn_out = self.self_attn.forward(&x, cos, sin, mask, cache, cap)?;
-        cap.record(Hook::AttnOut(l), &attn_out);
+        let attn_out = cap.hook(Hook::AttnOut(l), attn_out)?;
         let resid_mid = (resid_pre + attn_out)?;
-        cap.record(Hook::ResidMid(l), &resid_mid);
+        let resid_mid = cap.hook(Hook::ResidMid(l), resid_mid)?;
         let x = self.post_attention_layernorm.forward(&resid_mid)?;
         let mlp_out = self.mlp.forward(&x, cap)?;
-        cap.record(Hook::MlpOut(l), &mlp_out);
+        let mlp_out = cap.hook(Hook::MlpOut(l), mlp_out)?;
         let resid_post = (resid_mid + mlp_out)?;
-        cap.record(Hook::ResidPost(l), &resid_post);
+        let resid_post = cap.hook(Hook::ResidPost(l), resid_post)?;
         Ok(resid_post)
     }
 }
@@ -317,7 +317,7 @@ impl Model {
         check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.cfg.tie_word_embeddings)?;
         let t = ids.dim(1)?;
         let embed = self.embed_tokens.lookup(ids)?; // [batch, pos, d_model]
-        cap.record(Hook::Embed, &embed);
+        let embed = cap.hook(Hook::Embed, embed)?;
         let (cos, sin) = self.rotary.cos_sin(start, t)?;
         let mask = attention_mask(start, t, None)?;
         let mut x = embed;

@@ -172,3 +172,22 @@ fn a_sharded_checkpoint_loads_like_a_single_file() {
     assert_close(sharded[0].logits.as_ref().unwrap(), single[0].logits.as_ref().unwrap(), common::Tol(0.0), "sharded logits");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_edit_at_resid_post_equals_the_same_edit_at_the_next_resid_pre() {
+    // resid_post of block 0 *is* resid_pre of block 1, so adding a direction at either point
+    // must give identical logits, and a different logits from the clean run.
+    let dir = root().join("fixtures/parity/tiny/gpt2");
+    let model = Model::load(dir.to_str().unwrap()).unwrap();
+    let seq = vec![ids(&reference("gpt2").tensors["p1.tokens"])];
+    let v = Tensor::randn(0f32, 3.0, 64, &Device::Cpu).unwrap();
+    let add = {
+        let v = v.clone();
+        std::sync::Arc::new(move |t: &Tensor| t.broadcast_add(&v)) as saex_hooks::Edit
+    };
+    let clean = model.run(&seq, &[], true).unwrap().remove(0).logits.unwrap();
+    let at_post = model.run_edited(&seq, &[], true, &[(Hook::ResidPost(0), add.clone())]).unwrap().remove(0).logits.unwrap();
+    let at_pre = model.run_edited(&seq, &[], true, &[(Hook::ResidPre(1), add)]).unwrap().remove(0).logits.unwrap();
+    assert_close(&at_pre, &at_post, common::Tol(0.0), "same edit, same point");
+    assert!(common::rel_err(&at_pre, &clean) > 1e-2, "the edit changed nothing");
+}
