@@ -1,10 +1,8 @@
 //! `saex capture`: activations at hook points, saved as safetensors keyed by hook name.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use candle_core::{DType, Tensor};
 use saex_hooks::Hook;
 use saex_model::LoadOptions;
@@ -58,31 +56,21 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Write to a temporary file next to `path`, then rename: a failed run never leaves a
-/// truncated file where a good one was.
 fn save(path: &Path, acts: &saex_model::Activations, model: &saex_model::Model) -> anyhow::Result<()> {
     let n = acts.tokens.len();
-    let mut tensors: HashMap<String, Tensor> = HashMap::new();
     let tokens: Vec<i64> = acts.tokens.iter().map(|&t| t as i64).collect();
-    tensors.insert("tokens".into(), Tensor::from_vec(tokens, n, &candle_core::Device::Cpu)?);
+    let mut tensors = vec![("tokens".to_string(), Tensor::from_vec(tokens, n, &candle_core::Device::Cpu)?)];
     for (hook, t) in &acts.hooks {
-        tensors.insert(hook.to_string(), t.to_dtype(DType::F32)?);
+        tensors.push((hook.to_string(), t.to_dtype(DType::F32)?));
     }
-    let meta = HashMap::from([
-        ("model".to_string(), model.info.source.clone()),
-        ("arch".to_string(), model.info.arch.clone()),
-        ("saex_version".to_string(), env!("CARGO_PKG_VERSION").to_string()),
-        ("hooks".to_string(), acts.hooks.iter().map(|(h, _)| h.to_string()).collect::<Vec<_>>().join(",")),
-    ]);
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        anyhow::bail!("{}: output directory does not exist", dir.display());
-    }
-    let tmp = dir.join(format!(".{}.partial", path.file_name().and_then(|f| f.to_str()).unwrap_or("capture")));
-    safetensors::serialize_to_file(tensors.iter().map(|(k, v)| (k.as_str(), v)), Some(meta), &tmp)
-        .with_context(|| format!("{}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("{}", path.display()))?;
-    Ok(())
+    let hooks = acts.hooks.iter().map(|(h, _)| h.to_string()).collect::<Vec<_>>().join(",");
+    let meta = [
+        ("model", model.info.source.clone()),
+        ("arch", model.info.arch.clone()),
+        ("saex_version", env!("CARGO_PKG_VERSION").to_string()),
+        ("hooks", hooks),
+    ];
+    crate::output::save_safetensors(path, &tensors, &meta)
 }
 
 /// Per hook, each token's L2 norm and its largest-magnitude dimensions.

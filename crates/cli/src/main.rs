@@ -2,8 +2,14 @@
 //! arguments, prints, and turns errors into a one-line message and exit code 2.
 
 mod capture;
+mod encode;
+mod eval;
 mod generate;
+mod output;
+mod sae_args;
+mod sae_info;
 mod tokenize;
+mod top_features;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,6 +37,14 @@ enum Command {
     Capture(capture::Args),
     /// Generate text (greedy or sampled) with a KV cache.
     Generate(generate::Args),
+    /// Encode a text with an SAE: tokens, hook activations, feature activations (safetensors).
+    Encode(encode::Args),
+    /// The SAE features that matter most for a text.
+    TopFeatures(top_features::Args),
+    /// Describe an SAE: architecture, shapes, hook, model, sparsity.
+    SaeInfo(sae_info::Args),
+    /// Evaluate an SAE on text: L0, explained variance, MSE, dead/dense features, CE loss recovered.
+    Eval(eval::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -38,6 +52,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Tokenize(a) => tokenize::run(a, out),
         Command::Capture(a) => capture::run(a, out),
         Command::Generate(a) => generate::run(a, out),
+        Command::Encode(a) => encode::run(a, out),
+        Command::TopFeatures(a) => top_features::run(a, out),
+        Command::SaeInfo(a) => sae_info::run(a, out),
+        Command::Eval(a) => eval::run(a, out),
     }
 }
 

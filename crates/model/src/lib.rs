@@ -139,6 +139,8 @@ pub struct ModelInfo {
     pub arch: String,
     /// The reference it was loaded from (path or hub id).
     pub source: String,
+    /// The model's own name: GGUF `general.name`, HF `_name_or_path`, else the source.
+    pub name: String,
     /// Shapes.
     pub dims: Dims,
 }

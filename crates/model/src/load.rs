@@ -82,7 +82,8 @@ fn load_hf_dir(dir: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     }
     // TransformerLens prepends bos for every HF model (GPT-2 gets <|endoftext|>).
     let tokenizer = Tokenizer::from_hf_file(&tok_path, bos, eos, bos.is_some())?;
-    finish(arch, tokenizer, arch_name, source, bos.is_some())
+    let name = cfg.json.get("_name_or_path").and_then(|v| v.as_str()).map(str::to_string);
+    finish(arch, tokenizer, arch_name, source, name, bos.is_some())
 }
 
 fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
@@ -97,6 +98,7 @@ fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
         })?
         .clone();
     let tokenizer = Tokenizer::from_gguf(&gguf.content)?;
+    let name = gguf.meta("general.name").ok().and_then(|v| v.to_string().ok()).cloned();
     let add_bos = tokenizer.add_bos_default();
     let arch = match arch_name.as_str() {
         "gemma2" | "gemma3" => {
@@ -109,10 +111,10 @@ fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
         }
         other => return Err(Error::UnsupportedArch { arch: other.to_string() }),
     };
-    finish(arch, tokenizer, &arch_name, source, add_bos)
+    finish(arch, tokenizer, &arch_name, source, name, add_bos)
 }
 
-fn finish(arch: Arch, tokenizer: Tokenizer, arch_name: &str, source: &str, add_bos: bool) -> Result<Model> {
+fn finish(arch: Arch, tokenizer: Tokenizer, arch_name: &str, source: &str, name: Option<String>, add_bos: bool) -> Result<Model> {
     let dims = match &arch {
         Arch::Gpt2(m) => m.config().dims(),
         Arch::Gemma(m) => m.config().dims(),
@@ -121,7 +123,12 @@ fn finish(arch: Arch, tokenizer: Tokenizer, arch_name: &str, source: &str, add_b
     Ok(Model {
         arch,
         tokenizer,
-        info: ModelInfo { arch: arch_name.to_string(), source: source.to_string(), dims },
+        info: ModelInfo {
+            arch: arch_name.to_string(),
+            source: source.to_string(),
+            name: name.filter(|n| !n.is_empty()).unwrap_or_else(|| source.to_string()),
+            dims,
+        },
         add_bos,
     })
 }

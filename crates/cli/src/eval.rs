@@ -1,0 +1,52 @@
+//! `saex eval`: reconstruction quality and spliced-in loss of an SAE on a text file.
+
+use std::io::Write;
+
+/// Arguments of `saex eval`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pair: crate::sae_args::ModelSae,
+    /// The evaluation text (UTF-8), cut into chunks of --ctx tokens.
+    #[arg(long)]
+    text_file: std::path::PathBuf,
+    /// Tokens per chunk, bos included.
+    #[arg(long, default_value_t = 128)]
+    ctx: usize,
+    /// Chunks per forward pass.
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    /// Evaluate at most this many chunks (0: all).
+    #[arg(long, default_value_t = 0)]
+    max_chunks: usize,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run it.
+pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    use anyhow::Context;
+    let text = std::fs::read_to_string(&args.text_file).with_context(|| format!("{}", args.text_file.display()))?;
+    let (model, sae, hook) = args.pair.load(true)?;
+    let pair = crate::sae_args::pair(&model, &sae, hook)?;
+    let opts = saex_engine::EvalOptions { ctx: args.ctx, batch: args.batch, max_chunks: args.max_chunks };
+    let r = saex_engine::eval(&pair, &text, opts)?;
+    if args.json {
+        serde_json::to_writer(&mut *out, &r)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    writeln!(out, "hook                {}", r.hook)?;
+    writeln!(out, "tokens              {} in {} chunks (bos left out)", r.n_tokens, r.n_sequences)?;
+    writeln!(out, "L0                  {:.2}", r.l0)?;
+    writeln!(out, "explained variance  {:.4}", r.explained_variance)?;
+    writeln!(out, "MSE                 {:.4e}", r.mse)?;
+    writeln!(out, "dead features       {} ({:.1}%)", r.dead_features, 100.0 * r.dead_fraction)?;
+    writeln!(out, "dense features      {} (fire on >10% of tokens)", r.dense_features)?;
+    writeln!(out, "CE loss clean       {:.4}", r.ce_loss_clean)?;
+    writeln!(out, "CE loss with SAE    {:.4}", r.ce_loss_with_sae)?;
+    writeln!(out, "CE loss zero-abl.   {:.4}", r.ce_loss_zero_ablation)?;
+    writeln!(out, "CE loss recovered   {:.4}", r.ce_loss_recovered)?;
+    Ok(())
+}

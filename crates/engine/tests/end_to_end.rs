@@ -1,0 +1,147 @@
+//! Model + SAE end to end against SAELens references made by
+//! `fixtures/models/gen_model_saes.py`: on the real Gemma 3 270M GGUF (top-10 features per
+//! token equal SAELens's on HF transformers' hidden states) and on the tiny GPT-2 fixture.
+
+use std::path::PathBuf;
+
+use candle_core::{DType, Device, Tensor};
+use saex_engine::{encode, eval, top_features, EvalOptions, Pair, Reduce};
+use saex_hooks::Hook;
+use saex_model::{LoadOptions, Model};
+use saex_sae::Sae;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn reference(name: &str) -> (Vec<String>, std::collections::HashMap<String, Tensor>) {
+    let path = root().join("fixtures/models").join(name);
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let prompts = serde_json::from_str(&meta.metadata().as_ref().unwrap()["prompts"]).unwrap();
+    (prompts, candle_core::safetensors::load(&path, &Device::Cpu).unwrap())
+}
+
+fn rel_err(a: &Tensor, e: &Tensor) -> f32 {
+    let diff = (a - e).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+    let rms = e.sqr().unwrap().mean_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap();
+    diff / rms
+}
+
+#[test]
+fn gemma3_270m_top10_features_per_token_equal_saelens() {
+    let models = std::env::var_os("SAEX_MODELS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/saex/models"));
+    let gguf = models.join("gemma-3-270m-q4_k_m.gguf");
+    assert!(gguf.is_file(), "{} is missing: run scripts/fetch-models.sh", gguf.display());
+    let model = Model::load_with(gguf.to_str().unwrap(), LoadOptions::for_hooks(&[Hook::ResidPre(6)], false)).unwrap();
+    let sae = Sae::load(root().join("fixtures/models/gemma3-270m-l6").to_str().unwrap()).unwrap();
+    let pair = Pair::new(&model, &sae, None).unwrap();
+    assert!(pair.warnings.is_empty(), "{:?}", pair.warnings);
+    let (prompts, r) = reference("gemma3-270m-l6.reference.safetensors");
+    for (i, p) in prompts.iter().enumerate() {
+        let enc = encode(&pair, p, model.add_bos()).unwrap();
+        let dense = enc.acts.to_dense().unwrap();
+        let ids = r[&format!("p{i}.top10_ids")].to_dtype(DType::I64).unwrap().to_vec2::<i64>().unwrap();
+        let vals = &r[&format!("p{i}.top10_values")];
+        assert_eq!(ids.len(), enc.tokens.len());
+        // bos (position 0) is left out: its residual norm dwarfs the others and the
+        // generator does not guarantee clear top-10 margins there.
+        for pos in 1..ids.len() {
+            let row = dense.get(pos).unwrap().to_vec1::<f32>().unwrap();
+            let mut order: Vec<usize> = (0..row.len()).collect();
+            order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+            let ours: Vec<i64> = order[..10].iter().map(|&j| j as i64).collect();
+            assert_eq!(ours, ids[pos], "prompt {i} token {pos}");
+        }
+        let picked = Tensor::from_vec(
+            ids.iter().flat_map(|r| r.iter().map(|&x| x as u32)).collect::<Vec<_>>(),
+            (ids.len(), 10),
+            &Device::Cpu,
+        )
+        .unwrap();
+        let ours = dense.gather(&picked, 1).unwrap();
+        let err = rel_err(&ours.narrow(0, 1, ids.len() - 1).unwrap(), &vals.narrow(0, 1, ids.len() - 1).unwrap());
+        assert!(err < 1e-3, "prompt {i}: top-10 values differ by {err:.2e} relative");
+    }
+}
+
+fn tiny() -> (Model, Sae) {
+    let model = Model::load(root().join("fixtures/parity/tiny/gpt2").to_str().unwrap()).unwrap();
+    let sae = Sae::load(root().join("fixtures/models/tiny-gpt2-l1").to_str().unwrap()).unwrap();
+    (model, sae)
+}
+
+#[test]
+fn tiny_gpt2_feature_acts_equal_saelens_on_transformerlens_inputs() {
+    let (model, sae) = tiny();
+    let pair = Pair::new(&model, &sae, None).unwrap();
+    let (prompts, r) = reference("tiny-gpt2-l1.reference.safetensors");
+    for (i, p) in prompts.iter().enumerate() {
+        let enc = encode(&pair, p, model.add_bos()).unwrap();
+        let err = rel_err(&enc.acts.to_dense().unwrap(), &r[&format!("p{i}.feature_acts")]);
+        // Inputs differ from TransformerLens's by ~1e-6 relative (parity tests).
+        assert!(err < 1e-4, "prompt {i}: {err:.2e}");
+    }
+}
+
+#[test]
+fn top_features_reduce_as_documented() {
+    let (model, sae) = tiny();
+    let pair = Pair::new(&model, &sae, None).unwrap();
+    let enc = encode(&pair, "def f(x):\n\treturn x  # Grüße", true).unwrap();
+    let dense = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap();
+    let body = &dense[1..]; // bos left out
+    let piece = |id: u32| model.tokenizer.id_to_piece(id).unwrap_or_default();
+    for reduce in [Reduce::Max, Reduce::Mean, Reduce::Sum, Reduce::Last] {
+        let top = top_features(&enc, 5, reduce, piece);
+        assert!(!top.is_empty());
+        for t in &top {
+            let col: Vec<f32> = body.iter().map(|r| r[t.feature as usize]).collect();
+            let expected = match reduce {
+                Reduce::Max => col.iter().copied().fold(f32::MIN, f32::max),
+                Reduce::Mean => col.iter().sum::<f32>() / col.len() as f32,
+                Reduce::Sum => col.iter().sum(),
+                Reduce::Last => *col.last().unwrap(),
+            };
+            assert!((t.value - expected).abs() <= 1e-5 * expected.abs().max(1.0), "{reduce:?} {}: {} vs {expected}", t.feature, t.value);
+            assert_eq!(body[t.peak_position - 1][t.feature as usize], t.peak_value);
+        }
+        assert!(top.windows(2).all(|w| w[0].value >= w[1].value));
+    }
+}
+
+#[test]
+fn eval_reports_consistent_numbers() {
+    let (model, sae) = tiny();
+    let pair = Pair::new(&model, &sae, None).unwrap();
+    let text = "People in Paris read. The tower is tall. def f(x):\n\treturn x  # Grüße über Köln!\n".repeat(4);
+    let r = eval(&pair, &text, EvalOptions { ctx: 32, batch: 2, max_chunks: 0 }).unwrap();
+    let n_body = model.tokenizer.encode(&text, false).unwrap().len();
+    let chunks = n_body.div_ceil(31);
+    assert_eq!(r.n_sequences, chunks);
+    assert_eq!(r.n_tokens, n_body, "every non-bos token counted once");
+    assert!(r.l0 > 0.0 && r.l0 < sae.d_sae() as f64);
+    assert!(r.explained_variance <= 1.0 && r.mse > 0.0);
+    assert!(r.ce_loss_clean.is_finite() && r.ce_loss_with_sae.is_finite() && r.ce_loss_zero_ablation.is_finite());
+    assert_ne!(r.ce_loss_with_sae, r.ce_loss_clean, "splicing changed nothing");
+    let recovered = (r.ce_loss_zero_ablation - r.ce_loss_with_sae) / (r.ce_loss_zero_ablation - r.ce_loss_clean);
+    assert!((recovered - r.ce_loss_recovered).abs() < 1e-12);
+}
+
+#[test]
+fn a_width_mismatch_is_refused_with_both_widths() {
+    let (model, sae) = tiny();
+    let err = Pair::new(&model, &sae, Some(Hook::MlpPost(0))).err().unwrap().to_string();
+    assert!(err.contains("64") && err.contains("128"), "{err}");
+}
+
+#[test]
+fn an_sae_from_another_model_warns() {
+    let model = Model::load(root().join("fixtures/parity/tiny/llama").to_str().unwrap()).unwrap();
+    let sae = Sae::load(root().join("fixtures/models/tiny-gpt2-l1").to_str().unwrap()).unwrap();
+    let pair = Pair::new(&model, &sae, None).unwrap();
+    assert_eq!(pair.warnings.len(), 1, "{:?}", pair.warnings);
+    assert!(pair.warnings[0].contains("tiny-gpt2"));
+}
