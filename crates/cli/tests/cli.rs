@@ -260,3 +260,93 @@ mod bad_input {
         );
     }
 }
+
+mod sae {
+    use super::*;
+
+    fn tiny_sae() -> PathBuf {
+        root().join("fixtures/models/tiny-gpt2-l1")
+    }
+
+    fn run_ok(args: &[&str]) -> Output {
+        let o = saex(args);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        o
+    }
+
+    #[test]
+    fn encode_writes_tokens_input_and_feature_acts() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("enc.safetensors");
+        let (m, s) = (tiny("gpt2"), tiny_sae());
+        run_ok(&["encode", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text", "People in Paris read.", "--out", out.to_str().unwrap()]);
+        let got = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
+        let r = candle_core::safetensors::load(root().join("fixtures/models/tiny-gpt2-l1.reference.safetensors"), &Device::Cpu).unwrap();
+        assert_eq!(got["tokens"].dtype(), DType::I64);
+        assert_eq!(got["blocks.1.hook_resid_pre"].dims()[1], 64);
+        let (a, e) = (&got["feature_acts"], &r["p1.feature_acts"]);
+        assert_eq!(a.dims(), e.dims());
+        let diff = (a - e).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+        assert!(diff < 1e-4, "{diff}");
+    }
+
+    #[test]
+    fn top_features_json_is_ranked() {
+        let (m, s) = (tiny("gpt2"), tiny_sae());
+        for reduce in ["max", "mean", "sum", "last"] {
+            let o = run_ok(&["top-features", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text", "The tower", "--k", "4", "--reduce", reduce, "--json"]);
+            let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+            let feats = v["features"].as_array().unwrap();
+            assert!(!feats.is_empty() && feats.len() <= 4, "{reduce}: {v}");
+            let vals: Vec<f64> = feats.iter().map(|f| f["value"].as_f64().unwrap()).collect();
+            assert!(vals.windows(2).all(|w| w[0] >= w[1]), "{reduce}: {vals:?}");
+            assert_eq!(v["hook"], "blocks.1.hook_resid_pre");
+        }
+    }
+
+    #[test]
+    fn sae_info_and_eval_report_json() {
+        let (m, s) = (tiny("gpt2"), tiny_sae());
+        let o = run_ok(&["sae-info", s.to_str().unwrap(), "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!((v["d_in"].as_u64(), v["d_sae"].as_u64(), v["architecture"].as_str()), (Some(64), Some(128), Some("standard")));
+        let dir = tempfile::tempdir().unwrap();
+        let text = dir.path().join("t.txt");
+        std::fs::write(&text, "People in Paris read. The tower is tall.\n".repeat(8)).unwrap();
+        let o = run_ok(&["eval", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text-file", text.to_str().unwrap(), "--ctx", "32", "--json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        for k in ["l0", "explained_variance", "mse", "ce_loss_clean", "ce_loss_with_sae", "ce_loss_zero_ablation", "ce_loss_recovered"] {
+            assert!(v[k].as_f64().is_some_and(f64::is_finite), "{k}: {v}");
+        }
+    }
+
+    #[test]
+    fn a_hook_of_another_width_is_refused() {
+        let (m, s) = (tiny("gpt2"), tiny_sae());
+        let o = saex(&["top-features", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--hook", "blocks.0.mlp.hook_post", "--text", "x"]);
+        fails_with(&o, &["d_in 64", "128", "blocks.0.mlp.hook_post"]);
+    }
+
+    #[test]
+    fn an_sae_without_a_hook_needs_one() {
+        let s = root().join("fixtures/sae/gemma_scope/bare");
+        let o = saex(&["top-features", "--model", tiny("gpt2").to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text", "x"]);
+        fails_with(&o, &["--hook"]);
+    }
+
+    #[test]
+    fn unknown_reduce_and_missing_sae() {
+        let (m, s) = (tiny("gpt2"), tiny_sae());
+        let o = saex(&["top-features", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text", "x", "--reduce", "median"]);
+        fails_with(&o, &["median"]);
+        let o = saex(&["sae-info", "/nonexistent/sae"]);
+        fails_with(&o, &["/nonexistent/sae"]);
+    }
+
+    #[test]
+    fn an_sae_trained_on_another_model_warns_but_runs() {
+        let o = saex(&["top-features", "--model", tiny("llama").to_str().unwrap(), "--sae", tiny_sae().to_str().unwrap(), "--text", "x"]);
+        assert!(o.status.success());
+        assert!(String::from_utf8_lossy(&o.stderr).contains("warning: the SAE was trained on `tiny-gpt2`"));
+    }
+}

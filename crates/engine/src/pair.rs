@@ -67,7 +67,13 @@ impl<'a> Pair<'a> {
             }
             _ => shape.iter().product(),
         };
-        sae.check_input_width(width).map_err(|e| Error::Invalid(format!("{e} (model {})", model.info.source)))?;
+        if width != sae.d_in() {
+            return Err(Error::Invalid(format!(
+                "SAE d_in {} ≠ width {width} of {hook} in model {}",
+                sae.d_in(),
+                model.info.source
+            )));
+        }
         let kwargs = meta.model_from_pretrained_kwargs.as_ref();
         let flag = |k: &str| kwargs.and_then(|v| v.get(k)).and_then(|v| v.as_bool()).unwrap_or(false);
         let writes_residual = matches!(
