@@ -46,7 +46,7 @@ fn best_matmul_gflops() -> f64 {
     let mut best = 0f64;
     for _ in 0..5 {
         let t = Instant::now();
-        let _ = saex_model::kernels::matmul(&a, &b).unwrap();
+        let _ = saex_kernels::matmul(&a, &b).unwrap();
         best = best.max(flops / t.elapsed().as_secs_f64() / 1e9);
     }
     best

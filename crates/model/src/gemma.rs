@@ -273,7 +273,7 @@ impl Mlp {
     }
 
     fn forward(&self, x: &Tensor, cap: &mut Capture) -> Result<Tensor> {
-        let gate = crate::kernels::gelu_tanh(&self.gate_proj.forward(x)?)?; // gelu_pytorch_tanh
+        let gate = saex_kernels::gelu_tanh(&self.gate_proj.forward(x)?)?; // gelu_pytorch_tanh
         let post = (gate * self.up_proj.forward(x)?)?; // [batch, pos, d_mlp]
         let post = cap.hook(Hook::MlpPost(self.layer), post)?;
         self.down_proj.forward(&post)

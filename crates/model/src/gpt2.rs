@@ -114,7 +114,7 @@ struct Mlp {
 
 impl Mlp {
     fn forward(&self, x: &Tensor, cap: &mut Capture) -> Result<Tensor> {
-        let post = crate::kernels::gelu_tanh(&self.c_fc.forward(x)?)?; // gelu_new; [batch, pos, d_mlp]
+        let post = saex_kernels::gelu_tanh(&self.c_fc.forward(x)?)?; // gelu_new; [batch, pos, d_mlp]
         let post = cap.hook(Hook::MlpPost(self.layer), post)?;
         self.c_proj.forward(&post)
     }

@@ -28,7 +28,6 @@ pub mod error;
 pub mod gemma;
 pub mod generate;
 pub mod gpt2;
-pub mod kernels;
 pub mod llama;
 pub mod load;
 pub mod ops;

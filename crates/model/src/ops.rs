@@ -45,7 +45,7 @@ impl Linear {
         let dims = x.dims().to_vec();
         let d_in = dims[dims.len() - 1];
         let rows = x.elem_count() / d_in;
-        let y = crate::kernels::matmul(&x.reshape((rows, d_in))?, &self.weight_t)?;
+        let y = saex_kernels::matmul(&x.reshape((rows, d_in))?, &self.weight_t)?;
         let y = match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
@@ -329,7 +329,7 @@ pub fn unembed(lm_head: Option<&Tensor>, embed: &Embedding, x: &Tensor) -> Resul
         Some(h) => h.clone(),
         None => embed.dense()?,
     };
-    Ok(crate::kernels::matmul(&x.reshape((b * t, d))?, &head.t()?)?.reshape((b, t, ()))?)
+    Ok(saex_kernels::matmul(&x.reshape((b * t, d))?, &head.t()?)?.reshape((b, t, ()))?)
 }
 
 /// Final-logit soft-capping `tanh(x / cap) * cap` (Gemma 2).

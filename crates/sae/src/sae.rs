@@ -327,7 +327,7 @@ impl Sae {
             Encoder::TopK(t) => t.decode_scale(&acts)?,
             _ => acts,
         };
-        let out = acts.matmul(&self.w_dec)?.broadcast_add(&self.b_dec)?; // [n, d_in]
+        let out = saex_kernels::matmul(&acts, &self.w_dec)?.broadcast_add(&self.b_dec)?; // [n, d_in]
         Ok(match norm {
             InputNorm::Identity => out,
             InputNorm::Scale(coeff) => out.broadcast_div(coeff)?,
