@@ -4,6 +4,8 @@ same run. Prints one JSON object. Torch uses 2 threads (the machine's cores).
   python bench/python_stack.py tl-batch  --model GPT2_DIR [--tokens 8192 --batch 16 --seq 128]
   python bench/python_stack.py hf-gemma  --gguf FILE       [--tokens 2048 --batch 8 --seq 128]
   python bench/python_stack.py tl-cli    --model GPT2_DIR --text-file F --out OUT.safetensors
+  python bench/python_stack.py sae-encode --sae SAE_DIR [--tokens 8192 --batch 512]
+  python bench/python_stack.py pipeline  --model GPT2_DIR --sae SAE_DIR [--tokens 8192 --batch 16 --seq 128]
 """
 import argparse
 import json
@@ -89,9 +91,49 @@ def tl_cli(a):
             "wall_s": time.perf_counter() - t_start}
 
 
+def sae_encode(a):
+    """SAELens encode alone on GPT-2-scale random inputs."""
+    from sae_lens import SAE
+
+    sae = SAE.load_from_disk(a.sae, device="cpu")
+    g = torch.Generator().manual_seed(0)
+    xs = [torch.randn(a.batch, sae.cfg.d_in, generator=g) * 3.0 for _ in range(a.tokens // a.batch)]
+    times = []
+    for _ in range(a.repeat):
+        t = time.perf_counter()
+        for x in xs:
+            sae.encode(x)
+        times.append(time.perf_counter() - t)
+    med = sorted(times)[len(times) // 2]
+    return {"what": "SAELens encode", "tokens": len(xs) * a.batch, "median_s": med, "tokens_per_s": len(xs) * a.batch / med}
+
+
+def pipeline(a):
+    """TransformerLens to blocks.6.hook_resid_pre, then SAELens encode."""
+    from sae_lens import SAE
+
+    tl = tl_model(a.model)
+    sae = SAE.load_from_disk(a.sae, device="cpu")
+    g = torch.Generator().manual_seed(0)
+    n_batches = a.tokens // (a.batch * a.seq)
+    batches = [torch.randint(0, tl.cfg.d_vocab, (a.batch, a.seq), generator=g) for _ in range(n_batches)]
+    hook = "blocks.6.hook_resid_pre"
+    times = []
+    for _ in range(a.repeat):
+        t = time.perf_counter()
+        for b in batches:
+            _, cache = tl.run_with_cache(b, names_filter=[hook], stop_at_layer=7)
+            sae.encode(cache[hook].reshape(-1, sae.cfg.d_in))
+        times.append(time.perf_counter() - t)
+    med = sorted(times)[len(times) // 2]
+    n = n_batches * a.batch * a.seq
+    return {"what": "TransformerLens + SAELens encode", "tokens": n, "median_s": med, "tokens_per_s": n / med}
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("mode", choices=["tl-batch", "hf-gemma", "tl-cli"])
+    p.add_argument("mode", choices=["tl-batch", "hf-gemma", "tl-cli", "sae-encode", "pipeline"])
+    p.add_argument("--sae")
     p.add_argument("--model")
     p.add_argument("--gguf")
     p.add_argument("--text-file")
@@ -101,7 +143,7 @@ def main():
     p.add_argument("--seq", type=int, default=128)
     p.add_argument("--repeat", type=int, default=3)
     a = p.parse_args()
-    r = {"tl-batch": tl_batch, "hf-gemma": hf_gemma, "tl-cli": tl_cli}[a.mode](a)
+    r = {"tl-batch": tl_batch, "hf-gemma": hf_gemma, "tl-cli": tl_cli, "sae-encode": sae_encode, "pipeline": pipeline}[a.mode](a)
     r["torch"] = torch.__version__
     json.dump(r, sys.stdout)
     print()

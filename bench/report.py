@@ -6,11 +6,13 @@ import platform
 import sys
 
 d = sys.argv[1]
-saex_batch_rss, tl_batch_rss, saex_cli_rss, py_cli_rss, gemma_cli_rss = (int(x) / 1024 / 1024 for x in sys.argv[2:7])
-py_versions = sys.argv[7]
+saex_batch_rss, tl_batch_rss, saex_cli_rss, py_cli_rss, gemma_cli_rss, saex_pipe_rss, py_pipe_rss = (
+    int(x) / 1024 / 1024 for x in sys.argv[2:9])
+py_versions = sys.argv[9]
 j = lambda name: json.load(open(os.path.join(d, name)))
 sb, tb, sg, hg = j("saex_batch.json"), j("tl_batch.json"), j("saex_gemma.json"), j("hf_gemma.json")
 cs, cp, cg = (j(n)["results"][0] for n in ("cli_saex.json", "cli_py.json", "cli_gemma.json"))
+ss, pe, pp = j("saex_sae.json"), j("py_sae_encode.json"), j("py_pipeline.json")
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), platform.processor())
 
 print(f"""# Benchmarks
@@ -32,6 +34,17 @@ Effective GFLOP/s (matmul FLOPs per token × tokens/s): saex {sb['effective_gflo
 (Python stack at the same FLOPs per token: {sb['effective_gflops'] * tb['tokens_per_s'] / sb['tokens_per_s']:.0f}); best dense f32 matmul
 [512×768]×[768×24576] through saex's matmul on this machine: {sb['best_matmul_gflops']:.0f} GFLOP/s. Gemma: saex
 {sg['effective_gflops']:.0f} GFLOP/s effective.
+
+## SAE (d_in 768 × d_sae 24,576, standard, ~1% of features firing)
+
+| workload | saex tokens/s | Python tokens/s | ratio | command |
+|---|---:|---:|---:|---|
+| encode alone, batches of 512 | {ss['encode_tokens_per_s']:.0f} | {pe['tokens_per_s']:.0f} (SAELens) | **{ss['encode_tokens_per_s'] / pe['tokens_per_s']:.2f}×** | `cargo bench -p saex-engine --bench sae_throughput -- --sae SAE` vs `python bench/python_stack.py sae-encode --sae SAE` |
+| GPT-2 small to layer 6 + encode, batches of 16×128 | {ss['pipeline_tokens_per_s']:.0f} | {pp['tokens_per_s']:.0f} (TransformerLens + SAELens) | **{ss['pipeline_tokens_per_s'] / pp['tokens_per_s']:.2f}×** | `... --bench sae_throughput -- --sae SAE --model GPT2` vs `python bench/python_stack.py pipeline --model GPT2 --sae SAE` |
+
+Peak RSS of the pipeline (2,048 tokens): saex {saex_pipe_rss:.2f} GiB, Python {py_pipe_rss:.2f} GiB
+({saex_pipe_rss / py_pipe_rss:.2f}×). saex encodes to sparse (feature, value) pairs per token; SAELens
+to a dense tensor. The SAE is `bench/make_sae.py`'s random one.
 
 ## One CLI capture of a 128-token prompt, cold (process start, load, run, save)
 

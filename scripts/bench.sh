@@ -12,11 +12,15 @@ PY="${PYTHON:-python3}"
 "$PY" -c "import torch, transformer_lens" 2>/dev/null || { echo "error: $PY lacks torch/transformer_lens (set PYTHON)" >&2; exit 2; }
 out=target/bench; mkdir -p "$out"
 gemma="$(scripts/fetch-models.sh gemma3)"
-gpt2="$out/gpt2-small-random"
+gpt2="$PWD/$out/gpt2-small-random"
 [ -f "$gpt2/model.safetensors" ] || "$PY" bench/make_gpt2_small.py "$gpt2"
+sae="$PWD/$out/sae-24576"
+[ -f "$sae/sae_weights.safetensors" ] || "$PY" bench/make_sae.py "$sae"
 cargo build --release -q -p saex
 cargo bench -q -p saex-model --bench throughput --no-run 2>/dev/null
+cargo bench -q -p saex-engine --bench sae_throughput --no-run 2>/dev/null
 tp="$(ls -t target/release/deps/throughput-* | grep -v '\.d$' | head -1)"
+sp="$(ls -t target/release/deps/sae_throughput-* | grep -v '\.d$' | head -1)"
 saex=target/release/saex
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
@@ -28,17 +32,24 @@ print(' '.join(random.choice(w) for _ in range(51)), end='')" > "$out/prompt.txt
 
 rss() { /usr/bin/time -f '%M' "$@" 2>&1 >/dev/null | tail -1; } # peak RSS in KiB
 
-echo "1/4 GPT-2-small shape, 8192 tokens to blocks.6.hook_resid_pre (batches of 16 x 128)" >&2
+echo "1/5 GPT-2-small shape, 8192 tokens to blocks.6.hook_resid_pre (batches of 16 x 128)" >&2
 "$tp" --model "$gpt2" --hook blocks.6.hook_resid_pre --tokens 8192 --batch 16 --seq 128 --repeat 3 > "$out/saex_batch.json"
 "$PY" bench/python_stack.py tl-batch --model "$gpt2" --tokens 8192 --batch 16 --seq 128 --repeat 3 > "$out/tl_batch.json"
 saex_batch_rss=$(rss "$tp" --model "$gpt2" --tokens 2048 --batch 16 --seq 128 --repeat 1)
 tl_batch_rss=$(rss "$PY" bench/python_stack.py tl-batch --model "$gpt2" --tokens 2048 --batch 16 --seq 128 --repeat 1)
 
-echo "2/4 Gemma 3 270M GGUF, 2048 tokens to layer 6 (batches of 8 x 128)" >&2
+echo "2/5 Gemma 3 270M GGUF, 2048 tokens to layer 6 (batches of 8 x 128)" >&2
 "$tp" --model "$gemma" --hook blocks.6.hook_resid_pre --tokens 2048 --batch 8 --seq 128 --repeat 3 > "$out/saex_gemma.json"
 "$PY" bench/python_stack.py hf-gemma --gguf "$gemma" --tokens 2048 --batch 8 --seq 128 --repeat 3 > "$out/hf_gemma.json"
 
-echo "3/4 one CLI capture of a 128-token prompt, cold (load included)" >&2
+echo "3/5 SAE d_in 768 x d_sae 24576: encode alone, and GPT-2 small to layer 6 + encode" >&2
+"$sp" --sae "$sae" --model "$gpt2" --tokens 8192 --batch 16 --seq 128 --encode-batch 512 --repeat 3 > "$out/saex_sae.json"
+"$PY" bench/python_stack.py sae-encode --sae "$sae" --tokens 8192 --batch 512 --repeat 3 > "$out/py_sae_encode.json"
+"$PY" bench/python_stack.py pipeline --model "$gpt2" --sae "$sae" --tokens 8192 --batch 16 --seq 128 --repeat 3 > "$out/py_pipeline.json"
+saex_pipe_rss=$(rss "$sp" --sae "$sae" --model "$gpt2" --tokens 2048 --repeat 1)
+py_pipe_rss=$(rss "$PY" bench/python_stack.py pipeline --model "$gpt2" --sae "$sae" --tokens 2048 --repeat 1)
+
+echo "4/5 one CLI capture of a 128-token prompt, cold (load included)" >&2
 cap="$saex capture --model $gpt2 --hooks blocks.6.hook_resid_pre --text-file $out/prompt.txt --out $out/saex_cap.safetensors --quiet"
 pycap="$PY bench/python_stack.py tl-cli --model $gpt2 --text-file $out/prompt.txt --out $out/py_cap.safetensors"
 hyperfine -N -w 1 -r 5 --export-json "$out/cli_saex.json" "$cap" >/dev/null
@@ -49,8 +60,8 @@ gcap="$saex capture --model $gemma --hooks blocks.6.hook_resid_pre --text-file $
 hyperfine -N -w 1 -r 5 --export-json "$out/cli_gemma.json" "$gcap" >/dev/null
 gemma_cli_rss=$(rss $gcap)
 
-echo "4/4 writing BENCHMARKS.md" >&2
-python3 bench/report.py "$out" "$saex_batch_rss" "$tl_batch_rss" "$saex_cli_rss" "$py_cli_rss" "$gemma_cli_rss" \
+echo "5/5 writing BENCHMARKS.md" >&2
+python3 bench/report.py "$out" "$saex_batch_rss" "$tl_batch_rss" "$saex_cli_rss" "$py_cli_rss" "$gemma_cli_rss" "$saex_pipe_rss" "$py_pipe_rss" \
   "$("$PY" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ["torch", "transformers", "transformer_lens"]))')" \
   > BENCHMARKS.md
 cat BENCHMARKS.md
