@@ -2,6 +2,7 @@
 //! arguments, prints, and turns errors into a one-line message and exit code 2.
 
 mod capture;
+mod corpus;
 mod encode;
 mod eval;
 mod generate;
@@ -45,6 +46,8 @@ enum Command {
     SaeInfo(sae_info::Args),
     /// Evaluate an SAE on text: L0, explained variance, MSE, dead/dense features, CE loss recovered.
     Eval(eval::Args),
+    /// Build the multi-category text corpus.
+    Corpus(corpus::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -56,6 +59,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::TopFeatures(a) => top_features::run(a, out),
         Command::SaeInfo(a) => sae_info::run(a, out),
         Command::Eval(a) => eval::run(a, out),
+        Command::Corpus(a) => corpus::run(a, out),
     }
 }
 

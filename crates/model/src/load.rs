@@ -53,6 +53,24 @@ pub fn resolve_hub_cache(spec: &str) -> Result<PathBuf> {
     Ok(snap)
 }
 
+/// Only the tokenizer of `spec` (no weights): for corpus building and token counting.
+pub fn tokenizer(spec: &str) -> Result<Tokenizer> {
+    let path = Path::new(spec);
+    if path.is_file() {
+        return Ok(Tokenizer::from_gguf(&GgufFile::open(path)?.content)?);
+    }
+    let dir = if path.is_dir() {
+        path.to_path_buf()
+    } else if saex_hub::looks_like_repo_id(spec.split('@').next().unwrap_or(spec)) {
+        resolve_hub_cache(spec)?
+    } else {
+        return Err(Error::NotFound(format!("{spec}: no such file or directory")));
+    };
+    let cfg = HfConfig::read(&dir)?;
+    let bos = cfg.token_id("bos_token_id");
+    Ok(Tokenizer::from_hf_file(&dir.join("tokenizer.json"), bos, cfg.token_id("eos_token_id"), bos.is_some())?)
+}
+
 fn load_hf_dir(dir: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let cfg = HfConfig::read(dir)?;
     let model_type = cfg
