@@ -11,6 +11,7 @@ mod sae_args;
 mod sae_info;
 mod tokenize;
 mod top_features;
+mod train;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ enum Command {
     Eval(eval::Args),
     /// Build the multi-category text corpus.
     Corpus(corpus::Args),
+    /// Train a TopK SAE on a hook over a corpus (SAELens format out).
+    Train(train::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -60,6 +63,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::SaeInfo(a) => sae_info::run(a, out),
         Command::Eval(a) => eval::run(a, out),
         Command::Corpus(a) => corpus::run(a, out),
+        Command::Train(a) => train::run(a, out),
     }
 }
 
