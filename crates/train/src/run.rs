@@ -313,7 +313,7 @@ pub fn train(model: &Model, corpus: &Path, out: &Path, opts: &TrainOptions, ctl:
         dead_fraction: last_progress.dead_fraction,
         seconds: started.elapsed().as_secs_f64(),
     };
-    save_sae(out, s, &state, hook, model, &fire_count)?;
+    save_sae(out, s, &state, hook, model, &fire_count, &reader.path)?;
     write_json(&out.join("training.json"), &report)?;
     Ok(Some(report))
 }
@@ -439,7 +439,7 @@ fn load_checkpoint(dir: &Path, opts: &TrainOptions, d_in: usize) -> Result<Loade
 }
 
 /// The SAELens-format result: `cfg.json`, `sae_weights.safetensors`, `sparsity.safetensors`.
-fn save_sae(out: &Path, s: &TopKSae, state: &State, hook: Hook, model: &Model, fire_count: &[u64]) -> Result<()> {
+fn save_sae(out: &Path, s: &TopKSae, state: &State, hook: Hook, model: &Model, fire_count: &[u64], corpus: &Path) -> Result<()> {
     let (d, m, f) = (s.d_in, s.d_sae, state.scaling_factor);
     // W_enc [d_in, d_sae] = w_enc_t transposed, times f; W_dec / f; b_dec / f.
     let w_enc = (Tensor::from_slice(&s.w_enc_t, (m, d), &Device::Cpu)?.t()?.contiguous()? * f as f64)?;
@@ -461,7 +461,7 @@ fn save_sae(out: &Path, s: &TopKSae, state: &State, hook: Hook, model: &Model, f
             "sae_lens_training_version": format!("saex {}", env!("CARGO_PKG_VERSION")),
             "model_name": model.info.name, "hook_name": hook.to_string(), "hook_head_index": null,
             "prepend_bos": model.add_bos(), "context_size": state.options.ctx,
-            "dataset_path": state.options.model.clone(), "model_from_pretrained_kwargs": {},
+            "dataset_path": corpus.display().to_string(), "model_from_pretrained_kwargs": {},
         }
     });
     write_json(&out.join("cfg.json"), &cfg)
