@@ -8,8 +8,14 @@ pub struct Args {
     #[command(flatten)]
     pair: crate::sae_args::ModelSae,
     /// The evaluation text (UTF-8), cut into chunks of --ctx tokens.
-    #[arg(long)]
-    text_file: std::path::PathBuf,
+    #[arg(long, required_unless_present = "corpus")]
+    text_file: Option<std::path::PathBuf>,
+    /// Or a JSONL corpus (saex corpus build): its held-out lines are the evaluation texts.
+    #[arg(long, conflicts_with = "text_file")]
+    corpus: Option<std::path::PathBuf>,
+    /// With --corpus: every n-th line is held out (as `saex train --heldout-every`); 0: all lines.
+    #[arg(long, default_value_t = 20)]
+    heldout_every: usize,
     /// Tokens per chunk, bos included.
     #[arg(long, default_value_t = 128)]
     ctx: usize,
@@ -27,11 +33,16 @@ pub struct Args {
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     use anyhow::Context;
-    let text = std::fs::read_to_string(&args.text_file).with_context(|| format!("{}", args.text_file.display()))?;
+    let texts: Vec<String> = match (&args.text_file, &args.corpus) {
+        (Some(f), _) => vec![std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?],
+        (None, Some(c)) => crate::corpus::read_texts(c, args.heldout_every)?,
+        (None, None) => anyhow::bail!("give --text-file or --corpus"),
+    };
     let (model, sae, hook) = args.pair.load(true)?;
     let pair = crate::sae_args::pair(&model, &sae, hook)?;
     let opts = saex_engine::EvalOptions { ctx: args.ctx, batch: args.batch, max_chunks: args.max_chunks };
-    let r = saex_engine::eval(&pair, &text, opts)?;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let r = saex_engine::eval(&pair, &refs, opts)?;
     if args.json {
         serde_json::to_writer(&mut *out, &r)?;
         writeln!(out)?;

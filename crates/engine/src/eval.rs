@@ -79,20 +79,19 @@ fn cross_entropy(logits: &[Tensor], seqs: &[Vec<u32>]) -> Result<(f64, usize)> {
     Ok((total, count))
 }
 
-/// Evaluate the pair on `text`.
-pub fn eval(pair: &Pair, text: &str, opts: EvalOptions) -> Result<EvalReport> {
+/// Evaluate the pair on `texts` (each cut into chunks separately).
+pub fn eval(pair: &Pair, texts: &[&str], opts: EvalOptions) -> Result<EvalReport> {
     let model = pair.model;
     if opts.ctx < 2 || opts.batch == 0 {
         return Err(Error::Invalid(format!("ctx must be >= 2 and batch >= 1 (got ctx {}, batch {})", opts.ctx, opts.batch)));
     }
     let bos = model.tokenizer.bos_id().filter(|_| model.add_bos());
-    let body = model.tokenizer.encode(text, false).map_err(saex_model::Error::from)?;
     let per_chunk = opts.ctx - usize::from(bos.is_some());
-    let mut chunks: Vec<Vec<u32>> = body
-        .chunks(per_chunk)
-        .filter(|c| c.len() >= 2)
-        .map(|c| bos.into_iter().chain(c.iter().copied()).collect())
-        .collect();
+    let mut chunks: Vec<Vec<u32>> = Vec::new();
+    for text in texts {
+        let body = model.tokenizer.encode(text, false).map_err(saex_model::Error::from)?;
+        chunks.extend(body.chunks(per_chunk).filter(|c| c.len() >= 2).map(|c| bos.into_iter().chain(c.iter().copied()).collect()));
+    }
     if opts.max_chunks > 0 {
         chunks.truncate(opts.max_chunks);
     }

@@ -117,7 +117,7 @@ fn eval_reports_consistent_numbers() {
     let (model, sae) = tiny();
     let pair = Pair::new(&model, &sae, None).unwrap();
     let text = "People in Paris read. The tower is tall. def f(x):\n\treturn x  # Grüße über Köln!\n".repeat(4);
-    let r = eval(&pair, &text, EvalOptions { ctx: 32, batch: 2, max_chunks: 0 }).unwrap();
+    let r = eval(&pair, &[text.as_str()], EvalOptions { ctx: 32, batch: 2, max_chunks: 0 }).unwrap();
     let n_body = model.tokenizer.encode(&text, false).unwrap().len();
     let chunks = n_body.div_ceil(31);
     assert_eq!(r.n_sequences, chunks);

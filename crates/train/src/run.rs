@@ -138,6 +138,7 @@ impl CorpusReader {
         for (i, l) in BufReader::new(f).lines().enumerate() {
             let l = l.map_err(|e| Error::io(path, e))?;
             if l.trim().is_empty() {
+                lines.push(String::new()); // keeps indices equal to line numbers (held-out rule)
                 continue;
             }
             let v: serde_json::Value = serde_json::from_str(&l)
