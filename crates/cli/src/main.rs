@@ -9,6 +9,7 @@ mod generate;
 mod output;
 mod sae_args;
 mod sae_info;
+mod sae_stats;
 mod tokenize;
 mod top_features;
 mod train;
@@ -47,6 +48,8 @@ enum Command {
     SaeInfo(sae_info::Args),
     /// Evaluate an SAE on text: L0, explained variance, MSE, dead/dense features, CE loss recovered.
     Eval(eval::Args),
+    /// Per-feature activation statistics (firing rate, mean, P95, max) over a corpus.
+    SaeStats(sae_stats::Args),
     /// Build the multi-category text corpus.
     Corpus(corpus::Args),
     /// Train a TopK SAE on a hook over a corpus (SAELens format out).
@@ -62,6 +65,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::TopFeatures(a) => top_features::run(a, out),
         Command::SaeInfo(a) => sae_info::run(a, out),
         Command::Eval(a) => eval::run(a, out),
+        Command::SaeStats(a) => sae_stats::run(a, out),
         Command::Corpus(a) => corpus::run(a, out),
         Command::Train(a) => train::run(a, out),
     }

@@ -28,6 +28,7 @@ mod error;
 mod eval;
 mod info;
 mod pair;
+mod stats;
 mod top;
 
 pub use encode::{encode, Encoded};
@@ -35,4 +36,5 @@ pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};
 pub use info::{sae_info, SaeInfo, SparsitySummary};
 pub use pair::{Adapter, Pair};
+pub use stats::{feature_stats, FeatureStats};
 pub use top::{top_features, Reduce, TopFeature};

@@ -145,3 +145,39 @@ fn an_sae_from_another_model_warns() {
     assert_eq!(pair.warnings.len(), 1, "{:?}", pair.warnings);
     assert!(pair.warnings[0].contains("tiny-gpt2"));
 }
+
+#[test]
+fn feature_stats_match_a_dense_recount() {
+    let (model, sae) = tiny();
+    let pair = Pair::new(&model, &sae, None).unwrap();
+    let texts = ["People in Paris read.", "The tower is tall.", "def f(x):\n\treturn x"];
+    let s = saex_engine::feature_stats(&pair, &texts, 64, 2, usize::MAX).unwrap();
+    // Recount from dense encodings, bos left out.
+    let mut cols: Vec<Vec<f32>> = vec![Vec::new(); sae.d_sae()];
+    let mut n = 0;
+    for t in texts {
+        let enc = encode(&pair, t, true).unwrap();
+        let dense = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap();
+        for row in &dense[1..] {
+            n += 1;
+            for (f, &v) in row.iter().enumerate() {
+                if v > 0.0 {
+                    cols[f].push(v);
+                }
+            }
+        }
+    }
+    assert_eq!(s.n_tokens, n);
+    for (f, c) in cols.iter_mut().enumerate() {
+        assert!((s.firing_rate[f] - c.len() as f32 / n as f32).abs() < 1e-6);
+        if c.is_empty() {
+            assert_eq!((s.max[f], s.p95[f]), (0.0, 0.0));
+            continue;
+        }
+        c.sort_by(f32::total_cmp);
+        assert_eq!(s.max[f], *c.last().unwrap());
+        let rank = ((0.95 * c.len() as f64).ceil() as usize).max(1);
+        assert_eq!(s.p95[f], c[rank - 1], "feature {f}");
+        assert!((s.mean[f] - c.iter().sum::<f32>() / n as f32).abs() < 1e-4);
+    }
+}
