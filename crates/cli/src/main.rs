@@ -12,6 +12,7 @@ mod sae_info;
 mod sae_stats;
 mod tokenize;
 mod top_features;
+mod top_texts;
 mod train;
 
 use std::io::Write;
@@ -44,6 +45,8 @@ enum Command {
     Encode(encode::Args),
     /// The SAE features that matter most for a text.
     TopFeatures(top_features::Args),
+    /// The corpus snippets where chosen features fire hardest.
+    TopTexts(top_texts::Args),
     /// Describe an SAE: architecture, shapes, hook, model, sparsity.
     SaeInfo(sae_info::Args),
     /// Evaluate an SAE on text: L0, explained variance, MSE, dead/dense features, CE loss recovered.
@@ -63,6 +66,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Generate(a) => generate::run(a, out),
         Command::Encode(a) => encode::run(a, out),
         Command::TopFeatures(a) => top_features::run(a, out),
+        Command::TopTexts(a) => top_texts::run(a, out),
         Command::SaeInfo(a) => sae_info::run(a, out),
         Command::Eval(a) => eval::run(a, out),
         Command::SaeStats(a) => sae_stats::run(a, out),

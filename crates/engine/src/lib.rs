@@ -30,6 +30,7 @@ mod info;
 mod pair;
 mod stats;
 mod top;
+mod top_texts;
 
 pub use encode::{encode, Encoded};
 pub use error::{Error, Result};
@@ -38,3 +39,4 @@ pub use info::{sae_info, SaeInfo, SparsitySummary};
 pub use pair::{Adapter, Pair};
 pub use stats::{feature_stats, FeatureStats};
 pub use top::{top_features, Reduce, TopFeature};
+pub use top_texts::{top_texts, Example, FeatureExamples};

@@ -181,3 +181,24 @@ fn feature_stats_match_a_dense_recount() {
         assert!((s.mean[f] - c.iter().sum::<f32>() / n as f32).abs() < 1e-4);
     }
 }
+
+#[test]
+fn top_texts_are_each_texts_peak_and_sorted() {
+    let (model, sae) = tiny();
+    let pair = Pair::new(&model, &sae, None).unwrap();
+    let texts = ["People in Paris read.", "The tower is tall.", "def f(x):\n\treturn x", "Grüße aus Köln"];
+    let feats: Vec<u32> = (0..8).collect();
+    let res = saex_engine::top_texts(&pair, &texts, &feats, 2, 64, 10).unwrap();
+    assert_eq!(res.len(), 8);
+    for fe in &res {
+        assert!(fe.examples.len() <= 2);
+        assert!(fe.examples.windows(2).all(|w| w[0].act >= w[1].act));
+        for e in &fe.examples {
+            let enc = encode(&pair, texts[e.text_index], true).unwrap();
+            let col: Vec<f32> = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap().iter().skip(1).map(|r| r[fe.feature as usize]).collect();
+            let peak = col.iter().copied().fold(f32::MIN, f32::max);
+            assert!((e.act - peak).abs() < 1e-5 && (col[e.position - 1] - peak).abs() < 1e-5);
+            assert!(texts[e.text_index].contains(&e.token));
+        }
+    }
+}
