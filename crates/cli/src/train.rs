@@ -21,9 +21,15 @@ pub struct Args {
     /// Output directory: the SAE (SAELens format), training.json, and checkpoint/.
     #[arg(long)]
     out: PathBuf,
+    /// topk (TopK + AuxK) or standard (ReLU + L1).
+    #[arg(long, default_value = "topk")]
+    architecture: String,
     /// Number of features.
     #[arg(long, default_value_t = 4096)]
     d_sae: usize,
+    /// L1 coefficient (standard architecture; inputs are scaled to norm sqrt(d_in)).
+    #[arg(long, default_value_t = 5.0)]
+    l1_coeff: f32,
     /// Active features per token (TopK).
     #[arg(long, default_value_t = 32)]
     k: usize,
@@ -81,8 +87,10 @@ pub fn run(a: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let opts = TrainOptions {
         model: a.model.clone(),
         hook: a.hook.clone(),
+        architecture: a.architecture.clone(),
         d_sae: a.d_sae,
         k: a.k,
+        l1_coeff: a.l1_coeff,
         tokens: a.tokens,
         batch: a.batch,
         lr: a.lr,

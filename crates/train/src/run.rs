@@ -28,10 +28,14 @@ pub struct TrainOptions {
     pub model: String,
     /// The hook.
     pub hook: String,
+    /// `topk` (with AuxK) or `standard` (ReLU + L1).
+    pub architecture: String,
     /// Number of features.
     pub d_sae: usize,
-    /// Active features per token.
+    /// Active features per token (topk).
     pub k: usize,
+    /// L1 coefficient (standard).
+    pub l1_coeff: f32,
     /// Training tokens in all.
     pub tokens: u64,
     /// Tokens per optimisation step.
@@ -244,7 +248,8 @@ pub fn train(model: &Model, corpus: &Path, out: &Path, opts: &TrainOptions, ctl:
             let mean_norm = buffer.chunks(d_in).map(|r| r.iter().map(|v| v * v).sum::<f32>().sqrt() as f64).sum::<f64>() / n_rows as f64;
             state.scaling_factor = ((d_in as f64).sqrt() / mean_norm) as f32;
             let sample: Vec<f32> = buffer.iter().map(|v| v * state.scaling_factor).collect();
-            sae = Some(TopKSae::new(d_in, opts.d_sae, opts.k, opts.seed, &sample));
+            let l1 = (opts.architecture == "standard").then_some(opts.l1_coeff);
+            sae = Some(TopKSae::new(d_in, opts.d_sae, opts.k, l1, opts.seed, &sample));
         }
         let Some(s) = sae.as_mut() else { unreachable!("initialised above") };
         // Shuffle rows, train on the first half, keep the second half for mixing.
@@ -324,8 +329,14 @@ fn check_options(o: &TrainOptions) -> Result<()> {
     if o.d_sae == 0 || o.d_sae > 1 << 20 {
         return bad(format!("d_sae must be in 1..={}, got {}", 1 << 20, o.d_sae));
     }
-    if o.k == 0 || o.k > o.d_sae {
+    if !matches!(o.architecture.as_str(), "topk" | "standard") {
+        return bad(format!("architecture must be topk or standard, got `{}`", o.architecture));
+    }
+    if o.architecture == "topk" && (o.k == 0 || o.k > o.d_sae) {
         return bad(format!("k must be in 1..=d_sae ({}), got {}", o.d_sae, o.k));
+    }
+    if o.architecture == "standard" && !(o.l1_coeff > 0.0 && o.l1_coeff.is_finite()) {
+        return bad(format!("l1_coeff must be > 0 for the standard architecture, got {}", o.l1_coeff));
     }
     if o.batch == 0 || o.buffer < 2 * o.batch {
         return bad(format!("batch must be >= 1 and buffer >= 2 x batch (got batch {}, buffer {})", o.batch, o.buffer));
@@ -434,6 +445,7 @@ fn load_checkpoint(dir: &Path, opts: &TrainOptions, d_in: usize) -> Result<Loade
         b_dec: get("b_dec")?,
         adam: [get(ADAM[0])?, get(ADAM[1])?, get(ADAM[2])?, get(ADAM[3])?, get(ADAM[4])?, get(ADAM[5])?, get(ADAM[6])?, get(ADAM[7])?],
         step: state.step,
+        l1: (opts.architecture == "standard").then_some(opts.l1_coeff),
     };
     let (lf, fc) = (get_u64("last_fired")?, get_u64("fire_count")?);
     Ok((Some(sae), state, lf, fc))
@@ -453,7 +465,7 @@ fn save_sae(out: &Path, s: &TopKSae, state: &State, hook: Hook, model: &Model, f
     let total = state.tokens.max(1) as f64;
     let log_freq: Vec<f32> = fire_count.iter().map(|&c| ((c as f64 / total).max(1e-10)).log10() as f32).collect();
     write_safetensors(&out.join("sparsity.safetensors"), vec![("sparsity", tensor(&log_freq, &[m])?)])?;
-    let cfg = serde_json::json!({
+    let mut cfg = serde_json::json!({
         "d_in": d, "d_sae": m, "dtype": "float32", "device": "cpu",
         "architecture": "topk", "k": s.k, "rescale_acts_by_decoder_norm": false,
         "apply_b_dec_to_input": true, "normalize_activations": "none", "reshape_activations": "none",
@@ -465,6 +477,13 @@ fn save_sae(out: &Path, s: &TopKSae, state: &State, hook: Hook, model: &Model, f
             "dataset_path": corpus.display().to_string(), "model_from_pretrained_kwargs": {},
         }
     });
+    if s.l1.is_some() {
+        cfg["architecture"] = "standard".into();
+        if let Some(o) = cfg.as_object_mut() {
+            o.remove("k");
+            o.remove("rescale_acts_by_decoder_norm");
+        }
+    }
     write_json(&out.join("cfg.json"), &cfg)
 }
 
@@ -475,7 +494,7 @@ mod tests {
     #[test]
     fn the_schedule_warms_up_holds_and_decays() {
         let o = TrainOptions {
-            model: String::new(), hook: String::new(), d_sae: 8, k: 2, tokens: 100, batch: 1, lr: 1.0,
+            model: String::new(), hook: String::new(), architecture: "topk".into(), d_sae: 8, k: 2, l1_coeff: 0.0, tokens: 100, batch: 1, lr: 1.0,
             warmup_steps: 10, decay_start: 0.8, aux_k: 0, aux_coeff: 0.0, dead_tokens: 10, ctx: 8,
             model_batch: 1, buffer: 4, heldout_every: 0, seed: 0,
         };

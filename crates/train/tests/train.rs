@@ -33,8 +33,10 @@ fn opts() -> TrainOptions {
     TrainOptions {
         model: "tiny-gpt2".into(),
         hook: "blocks.1.hook_resid_pre".into(),
+        architecture: "topk".into(),
         d_sae: 96,
         k: 4,
+        l1_coeff: 0.0,
         tokens: 2048,
         batch: 128,
         lr: 1e-2,
@@ -66,6 +68,18 @@ fn a_run_writes_a_saelens_sae_that_saex_loads_and_learns() {
     let sae = saex_sae::Sae::load(out.to_str().unwrap()).unwrap();
     assert_eq!((sae.d_in(), sae.d_sae(), sae.hook().map(|h| h.to_string())), (64, 96, Some("blocks.1.hook_resid_pre".into())));
     assert!(sae.log_sparsity().is_some());
+}
+
+#[test]
+fn a_relu_l1_run_writes_a_standard_sae() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (m, c, out) = (model(), corpus(tmp.path()), tmp.path().join("sae"));
+    let o = TrainOptions { architecture: "standard".into(), l1_coeff: 0.5, ..opts() };
+    let mut evs = Vec::new();
+    train(&m, &c, &out, &o, RunControl::default(), &mut |p| evs.push(p.stats.explained_variance)).unwrap().unwrap();
+    assert!(evs.last().unwrap() > evs.first().unwrap(), "{evs:?}");
+    let sae = saex_sae::Sae::load(out.to_str().unwrap()).unwrap();
+    assert_eq!(sae.config().architecture.as_str(), "standard");
 }
 
 #[test]
@@ -111,6 +125,8 @@ fn bad_input_is_refused_with_clear_errors() {
     assert!(run(TrainOptions { d_sae: 0, ..opts() }, &c).contains("d_sae"));
     assert!(run(TrainOptions { k: 200, ..opts() }, &c).contains("k must be"));
     assert!(run(TrainOptions { hook: "blocks.9.hook_resid_pre".into(), ..opts() }, &c).contains("out of range"));
+    assert!(run(TrainOptions { architecture: "gated".into(), ..opts() }, &c).contains("topk or standard"));
+    assert!(run(TrainOptions { architecture: "standard".into(), l1_coeff: 0.0, ..opts() }, &c).contains("l1_coeff"));
 }
 
 fn rand_name() -> u64 {
