@@ -251,7 +251,9 @@ pub fn train(model: &Model, corpus: &Path, out: &Path, opts: &TrainOptions, ctl:
             let l1 = (opts.architecture == "standard").then_some(opts.l1_coeff);
             sae = Some(TopKSae::new(d_in, opts.d_sae, opts.k, l1, opts.seed, &sample));
         }
-        let Some(s) = sae.as_mut() else { unreachable!("initialised above") };
+        let Some(s) = sae.as_mut() else {
+            return Err(Error::Invalid("internal: SAE not initialised after the first buffer".into()));
+        };
         // Shuffle rows, train on the first half, keep the second half for mixing.
         let mut order: Vec<usize> = (0..n_rows).collect();
         order.shuffle(&mut rng);
