@@ -147,11 +147,7 @@ mod bad_input {
     #[test]
     fn truncated_gguf() {
         // The real Gemma 3 file cut at 40 MB: header and tokenizer intact, tensor data not.
-        let models = std::env::var_os("SAEX_MODELS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/saex/models"));
-        let real = models.join("gemma-3-270m-q4_k_m.gguf");
-        assert!(real.is_file(), "{} is missing: run scripts/fetch-models.sh", real.display());
+        let real = saex_testutil::real_model("gemma-3-270m-q4_k_m.gguf");
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("cut.gguf");
         let mut bytes = std::fs::read(&real).unwrap();

@@ -23,18 +23,12 @@ fn reference(name: &str) -> (Vec<String>, std::collections::HashMap<String, Tens
 }
 
 fn rel_err(a: &Tensor, e: &Tensor) -> f32 {
-    let diff = (a - e).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
-    let rms = e.sqr().unwrap().mean_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap();
-    diff / rms
+    saex_testutil::rel_err(a, e) as f32
 }
 
 #[test]
 fn gemma3_270m_top10_features_per_token_equal_saelens() {
-    let models = std::env::var_os("SAEX_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/saex/models"));
-    let gguf = models.join("gemma-3-270m-q4_k_m.gguf");
-    assert!(gguf.is_file(), "{} is missing: run scripts/fetch-models.sh", gguf.display());
+    let gguf = saex_testutil::real_model("gemma-3-270m-q4_k_m.gguf");
     let model = Model::load_with(gguf.to_str().unwrap(), LoadOptions::for_hooks(&[Hook::ResidPre(6)], false)).unwrap();
     let sae = Sae::load(root().join("fixtures/models/gemma3-270m-l6").to_str().unwrap()).unwrap();
     let pair = Pair::new(&model, &sae, None).unwrap();
@@ -207,11 +201,7 @@ fn top_texts_are_each_texts_peak_and_sorted() {
 fn the_demo_sae_reconstructs_real_text_on_gemma3() {
     // The shipped demo SAE (demo/README.md) on text it was not trained on: the quality the
     // README claims must hold (held-out measurement there: EV 0.943, CE recovered 0.984).
-    let models = std::env::var_os("SAEX_MODELS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/saex/models"));
-    let gguf = models.join("gemma-3-270m-q4_k_m.gguf");
-    assert!(gguf.is_file(), "{} is missing: run scripts/fetch-models.sh", gguf.display());
+    let gguf = saex_testutil::real_model("gemma-3-270m-q4_k_m.gguf");
     let model = Model::load(gguf.to_str().unwrap()).unwrap();
     let sae = Sae::load(root().join("demo/sae").to_str().unwrap()).unwrap();
     let pair = Pair::new(&model, &sae, None).unwrap();

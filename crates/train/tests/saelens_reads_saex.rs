@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use candle_core::{Device, Tensor};
 
 fn rel_err(a: &Tensor, e: &Tensor) -> f32 {
-    let d = (a - e).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
-    let rms = e.sqr().unwrap().mean_all().unwrap().sqrt().unwrap().to_scalar::<f32>().unwrap();
-    d / rms
+    saex_testutil::rel_err(a, e) as f32
 }
 
 #[test]

@@ -1,40 +1,17 @@
 //! Shared test helpers: one tolerance measure, fixture paths, and the throw-away Hugging Face
 //! cache that holds fixture folders under real SAELens release names.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use candle_core::{DType, Tensor};
+use candle_core::Tensor;
 use serde_json::Value;
 
-/// Relative tolerance `max|a−e| / rms(e)`.
-#[derive(Debug, Clone, Copy)]
-pub struct Tol(pub f64);
+pub use saex_testutil::{assert_close, rel_err, Tol};
 
 /// f32 against SAELens's f32 (the brief's bound; measured worst is printed by the parity test).
 pub const F32: Tol = Tol(1e-5);
-
-/// `max|a−e| / rms(e)`.
-pub fn rel_err(actual: &Tensor, expected: &Tensor) -> f64 {
-    assert_eq!(actual.dims(), expected.dims(), "shape mismatch");
-    let v = |t: &Tensor| t.flatten_all().unwrap().to_dtype(DType::F64).unwrap().to_vec1::<f64>().unwrap();
-    let (a, e) = (v(actual), v(expected));
-    let max_diff = a.iter().zip(&e).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max);
-    let rms = (e.iter().map(|y| y * y).sum::<f64>() / e.len().max(1) as f64).sqrt();
-    if rms == 0.0 {
-        max_diff
-    } else {
-        max_diff / rms
-    }
-}
-
-/// Panics with the measured error when `actual` is not within `tol` of `expected`; returns it.
-pub fn assert_close(actual: &Tensor, expected: &Tensor, tol: Tol, what: &str) -> f64 {
-    let err = rel_err(actual, expected);
-    assert!(err <= tol.0, "{what}: max|a-e|/rms(e) = {err:.3e} > {:.0e}", tol.0);
-    err
-}
 
 /// The nonzero pattern of a 2-D tensor.
 pub fn active(t: &Tensor) -> Vec<Vec<bool>> {
