@@ -10,6 +10,7 @@ mod output;
 mod sae_args;
 mod sae_info;
 mod sae_stats;
+mod steer;
 mod tokenize;
 mod top_features;
 mod top_texts;
@@ -55,6 +56,8 @@ enum Command {
     SaeStats(sae_stats::Args),
     /// Build the multi-category text corpus.
     Corpus(corpus::Args),
+    /// Generate with SAE features steering: add coefficient × decoder row at the SAE's hook.
+    Steer(steer::Args),
     /// Train a TopK SAE on a hook over a corpus (SAELens format out).
     Train(train::Args),
 }
@@ -71,6 +74,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a, out),
         Command::SaeStats(a) => sae_stats::run(a, out),
         Command::Corpus(a) => corpus::run(a, out),
+        Command::Steer(a) => steer::run(a, out),
         Command::Train(a) => train::run(a, out),
     }
 }

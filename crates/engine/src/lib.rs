@@ -5,7 +5,8 @@
 //! applying the SAELens conventions that change what the SAE sees; [`encode()`] gives a
 //! text's tokens, hook activations and feature activations; [`top_features`] ranks the
 //! features of a text; [`eval()`] measures reconstruction and spliced-in loss; [`sae_info`]
-//! describes an SAE.
+//! describes an SAE; [`steer()`] generates with SAE decoder directions added at the hook
+//! ([`SteerFeature`] `159=+8`), optionally next to the unsteered baseline.
 //!
 //! ```no_run
 //! use saex_engine::{encode, top_features, Pair, Reduce};
@@ -29,6 +30,7 @@ mod eval;
 mod info;
 mod pair;
 mod stats;
+mod steer;
 mod top;
 mod top_texts;
 
@@ -38,5 +40,6 @@ pub use eval::{eval, EvalOptions, EvalReport};
 pub use info::{sae_info, SaeInfo, SparsitySummary};
 pub use pair::{Adapter, Pair};
 pub use stats::{feature_stats, FeatureStats};
+pub use steer::{steer, steering_edit, steering_vector, SteerFeature, SteerOptions, Steered};
 pub use top::{top_features, Reduce, TopFeature};
 pub use top_texts::{top_texts, Example, FeatureExamples};

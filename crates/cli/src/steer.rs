@@ -1,0 +1,73 @@
+//! `saex steer`: generate with SAE decoder directions added at the SAE's hook; `--compare`
+//! also shows the unsteered text with the same sampling and seed.
+
+use std::io::Write;
+
+use saex_engine::{SteerFeature, SteerOptions};
+use saex_model::Sampling;
+
+/// Arguments of `saex steer`.
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pair: crate::sae_args::ModelSae,
+    /// FEATURE=COEFFICIENT, e.g. 342=+5 or 424=-3: adds COEFFICIENT × W_dec[FEATURE] to the
+    /// hook at every position (repeat for several). The coefficient is in units of the
+    /// feature's activation; compare it with the feature's max from `saex sae-stats`.
+    #[arg(long, required = true, allow_hyphen_values = true, value_name = "FEATURE=COEFFICIENT")]
+    feature: Vec<String>,
+    /// The prompt.
+    #[arg(long)]
+    prompt: String,
+    /// Maximum number of new tokens (as in `saex generate`; `--max-new-tokens` also works).
+    #[arg(long, alias = "max-new-tokens", default_value_t = 32)]
+    max_tokens: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f64,
+    /// Nucleus sampling mass.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f64,
+    /// RNG seed (same seed, same text).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Also generate without steering (same sampling and seed) and show both.
+    #[arg(long)]
+    compare: bool,
+    /// Print JSON (the `Steered` object).
+    #[arg(long)]
+    json: bool,
+}
+
+/// Run it.
+pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let features = args
+        .feature
+        .iter()
+        .map(|f| f.parse::<SteerFeature>().map(|f| (f.feature_id, f.coefficient)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (model, sae, hook) = args.pair.load(true)?;
+    let pair = crate::sae_args::pair(&model, &sae, hook)?;
+    let opts = SteerOptions {
+        max_new_tokens: args.max_tokens,
+        sampling: Sampling { temperature: args.temperature, top_p: args.top_p, seed: args.seed },
+        compare: args.compare,
+    };
+    let s = saex_engine::steer(&pair, &args.prompt, &features, &opts)?;
+    if args.json {
+        serde_json::to_writer(&mut *out, &s)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    match &s.baseline {
+        None => writeln!(out, "{}{}", s.prompt, s.steered)?,
+        Some(baseline) => {
+            let list: Vec<String> = s.features.iter().map(|f| format!("{}={:+}", f.feature_id, f.coefficient)).collect();
+            writeln!(out, "── steered ({} at {}) ──", list.join(", "), s.hook)?;
+            writeln!(out, "{}{}", s.prompt, s.steered)?;
+            writeln!(out, "── baseline (no steering) ──")?;
+            writeln!(out, "{}{baseline}", s.prompt)?;
+        }
+    }
+    Ok(())
+}
