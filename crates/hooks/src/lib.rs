@@ -84,6 +84,28 @@ impl Hook {
         }
     }
 
+    /// The stream's short name, as the discovery tool's `streams` option spells it:
+    /// `resid_pre`, `attn_z`, `attn_out`, `resid_mid`, `mlp_post`, `mlp_out`, `resid_post`,
+    /// `embed`, `pos_embed`, `ln_final`.
+    pub fn stream(&self) -> &'static str {
+        match self {
+            Hook::Embed => "embed",
+            Hook::PosEmbed => "pos_embed",
+            Hook::ResidPre(_) => "resid_pre",
+            Hook::AttnZ(_) => "attn_z",
+            Hook::AttnOut(_) => "attn_out",
+            Hook::ResidMid(_) => "resid_mid",
+            Hook::MlpPost(_) => "mlp_post",
+            Hook::MlpOut(_) => "mlp_out",
+            Hook::ResidPost(_) => "resid_post",
+            Hook::LnFinalNormalized => "ln_final",
+        }
+    }
+
+    /// Every stream name [`Hook::stream`] can return.
+    pub const STREAMS: [&'static str; 10] =
+        ["embed", "pos_embed", "resid_pre", "attn_z", "attn_out", "resid_mid", "mlp_post", "mlp_out", "resid_post", "ln_final"];
+
     /// How many blocks must run before this hook has its value, given `n_layers` blocks.
     /// `blocks.L.hook_resid_pre` needs blocks `0..L`; any other hook of block L needs `0..=L`.
     pub fn blocks_needed(&self, n_layers: usize) -> usize {
@@ -265,6 +287,15 @@ mod tests {
         for h in hooks {
             assert_eq!(h.to_string().parse::<Hook>(), Ok(h));
         }
+    }
+
+    #[test]
+    fn stream_names_are_the_hook_suffixes() {
+        assert_eq!(Hook::ResidPre(6).stream(), "resid_pre");
+        assert_eq!(Hook::MlpOut(2).stream(), "mlp_out");
+        assert_eq!(Hook::AttnZ(1).stream(), "attn_z");
+        assert_eq!(Hook::MlpPost(1).stream(), "mlp_post");
+        assert!(Hook::STREAMS.contains(&Hook::LnFinalNormalized.stream()));
     }
 
     #[test]
