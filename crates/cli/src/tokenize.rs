@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use serde::Serialize;
 
 /// Arguments of `saex tokenize`.
 #[derive(clap::Args)]
@@ -20,42 +19,16 @@ pub struct Args {
     json: bool,
 }
 
-#[derive(Serialize)]
-struct Token {
-    id: u32,
-    piece: String,
-    start: usize,
-    end: usize,
-}
-
-#[derive(Serialize)]
-struct Output {
-    ids: Vec<u32>,
-    pieces: Vec<String>,
-    tokens: Vec<Token>,
-}
-
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let text = args.text.read()?;
     let model = crate::load_model(&args.model)?;
-    let tok = &model.tokenizer;
-    let (ids, offsets) = tok.encode_with_offsets(&text, model.add_bos() && !args.no_bos)?;
-    let tokens: Vec<Token> = ids
-        .iter()
-        .zip(&offsets)
-        .map(|(&id, &(start, end))| Token { id, piece: tok.id_to_piece(id).unwrap_or_default(), start, end })
-        .collect();
+    let output = saex_engine::tokenize(&model, &text, model.add_bos() && !args.no_bos)?;
     if args.json {
-        let output = Output {
-            ids: ids.clone(),
-            pieces: tokens.iter().map(|t| t.piece.clone()).collect(),
-            tokens,
-        };
         serde_json::to_writer(&mut *out, &output)?;
         writeln!(out)?;
     } else {
-        for (i, t) in tokens.iter().enumerate() {
+        for (i, t) in output.tokens.iter().enumerate() {
             writeln!(out, "{i:>5} {:>8} {:?}", t.id, t.piece)?;
         }
     }

@@ -4,8 +4,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use saex_engine::{Encoded, Reduce, TopFeature};
-use serde::Serialize;
+use saex_engine::{Encoded, Reduce};
 
 /// Arguments of `saex top-features`.
 #[derive(clap::Args)]
@@ -36,17 +35,6 @@ pub struct Args {
     html: Option<PathBuf>,
 }
 
-#[derive(Serialize)]
-struct Output<'a> {
-    model: &'a str,
-    sae: &'a str,
-    hook: String,
-    reduce: &'a str,
-    text: &'a str,
-    n_tokens: usize,
-    features: &'a [TopFeature],
-}
-
 /// Tokens (as they appear in the text) with `feature`'s activation; bos left out.
 fn shaded(enc: &Encoded, text: &str, feature: u32) -> Vec<saex_report::TokenAct> {
     let start = usize::from(enc.has_bos);
@@ -75,7 +63,15 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
         let enc = saex_engine::encode(&pair, text, model.add_bos() && !args.no_bos)?;
         let features = saex_engine::top_features(&enc, args.k, reduce, piece);
         if args.json {
-            let o = Output { model: &model.info.source, sae: &args.pair.sae, hook: hook.to_string(), reduce: &args.reduce, text, n_tokens: enc.tokens.len(), features: &features };
+            let o = saex_engine::TopReport {
+                model: model.info.source.clone(),
+                sae: args.pair.sae.clone(),
+                hook: hook.to_string(),
+                reduce: args.reduce.clone(),
+                text: text.clone(),
+                n_tokens: enc.tokens.len(),
+                features: features.clone(),
+            };
             serde_json::to_writer(&mut *out, &o)?;
             writeln!(out)?;
         } else {

@@ -31,6 +31,7 @@ mod info;
 mod pair;
 mod stats;
 mod steer;
+mod tokenize;
 mod top;
 mod top_texts;
 
@@ -41,5 +42,6 @@ pub use info::{sae_info, SaeInfo, SparsitySummary};
 pub use pair::{Adapter, Pair};
 pub use stats::{feature_stats, FeatureStats};
 pub use steer::{steer, steering_edit, steering_vector, SteerFeature, SteerOptions, Steered};
-pub use top::{top_features, Reduce, TopFeature};
+pub use tokenize::{tokenize, Token, Tokenized};
+pub use top::{top_features, Reduce, TopFeature, TopReport};
 pub use top_texts::{top_texts, Example, FeatureExamples};

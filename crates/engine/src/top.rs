@@ -1,7 +1,7 @@
 //! `top-features`: the features that matter most for a text (mlxterp's
 //! `get_top_features_for_text`; `last` is the last-token view of the SAE notebooks).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::encode::Encoded;
 use crate::error::{Error, Result};
@@ -33,7 +33,7 @@ impl std::str::FromStr for Reduce {
 }
 
 /// One ranked feature.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TopFeature {
     /// Feature id.
     pub feature: u32,
@@ -45,6 +45,26 @@ pub struct TopFeature {
     pub peak_token: String,
     /// The activation there.
     pub peak_value: f32,
+}
+
+/// One text's top features, as `top-features --json` prints them and `/v1/sae/features/top`
+/// returns them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TopReport {
+    /// The model, as it was named.
+    pub model: String,
+    /// The SAE, as it was named.
+    pub sae: String,
+    /// The hook it reads.
+    pub hook: String,
+    /// The reduction ranked by.
+    pub reduce: String,
+    /// The text.
+    pub text: String,
+    /// Its tokens (bos included).
+    pub n_tokens: usize,
+    /// The features, best first.
+    pub features: Vec<TopFeature>,
 }
 
 /// The `k` features with the largest reduced activation, largest first (ties: lower id
