@@ -3,6 +3,7 @@
 
 mod capture;
 mod corpus;
+mod discover;
 mod encode;
 mod eval;
 mod generate;
@@ -10,6 +11,7 @@ mod output;
 mod sae_args;
 mod sae_info;
 mod sae_stats;
+mod serve;
 mod steer;
 mod tokenize;
 mod top_features;
@@ -54,6 +56,10 @@ enum Command {
     Eval(eval::Args),
     /// Per-feature activation statistics (firing rate, mean, P95, max) over a corpus.
     SaeStats(sae_stats::Args),
+    /// The SAE features a model used on a prompt (+ generation) or text, ranked with evidence.
+    Discover(discover::Args),
+    /// Serve the HTTP API (discover, top features, tokenize, steer) over one model and its SAEs.
+    Serve(serve::Args),
     /// Build the multi-category text corpus.
     Corpus(corpus::Args),
     /// Generate with SAE features steering: add coefficient × decoder row at the SAE's hook.
@@ -74,6 +80,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a, out),
         Command::SaeStats(a) => sae_stats::run(a, out),
         Command::Corpus(a) => corpus::run(a, out),
+        Command::Discover(a) => discover::run(a, out),
+        Command::Serve(a) => serve::run(a, out),
         Command::Steer(a) => steer::run(a, out),
         Command::Train(a) => train::run(a, out),
     }

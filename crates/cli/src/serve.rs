@@ -1,0 +1,68 @@
+//! `saex serve`: the HTTP API over one model and its SAEs (see saex-server). Binds loopback
+//! unless told otherwise: the API runs models on request and has no authentication.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use saex_discover::{Session, SessionOptions};
+
+/// Arguments of `saex serve`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Address to listen on (port 0: any free port, printed on stderr).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    addr: SocketAddr,
+    /// A .gguf file, a Hugging Face model directory, or a hub id in the local HF cache.
+    #[arg(long)]
+    model: String,
+    /// SAE directories or SAELens release paths (repeat for several).
+    #[arg(long, required = true)]
+    sae: Vec<String>,
+    /// Label catalogs (saex or Neuronpedia export), as for `saex discover`.
+    #[arg(long)]
+    labels: Vec<PathBuf>,
+    /// Requests running model work at once (the rest queue).
+    #[arg(long, default_value_t = 2)]
+    max_concurrent: usize,
+    /// Time limit per request, in seconds.
+    #[arg(long, default_value_t = 120)]
+    timeout_secs: u64,
+    /// Largest request body, in KiB.
+    #[arg(long, default_value_t = 1024)]
+    max_body_kb: usize,
+    /// Do not use the activation cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Cache directory (default: $SAEX_CACHE_DIR, else ~/.cache/saex/discover).
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
+    /// Cache size cap in MB.
+    #[arg(long, default_value_t = 1024)]
+    cache_max_mb: u64,
+}
+
+/// Run it (until Ctrl-C).
+pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
+    let cache = if args.no_cache {
+        None
+    } else {
+        let dir = args.cache_dir.clone().unwrap_or_else(saex_cache::Cache::default_dir);
+        Some(saex_cache::Cache::open(dir, args.cache_max_mb.saturating_mul(1 << 20))?)
+    };
+    let session = Session::open(&args.model, &args.sae, SessionOptions { labels: args.labels.clone(), cache, logits: true, hooks: Vec::new() })?;
+    for w in &session.warnings {
+        eprintln!("warning: {w}");
+    }
+    if !args.addr.ip().is_loopback() {
+        eprintln!("warning: listening on {} — reachable from other machines; the API has no authentication", args.addr.ip());
+    }
+    let opts = saex_server::Options {
+        max_concurrent: args.max_concurrent,
+        timeout: Duration::from_secs(args.timeout_secs),
+        body_limit: args.max_body_kb.saturating_mul(1024),
+    };
+    saex_server::serve(args.addr, session, opts, |addr| eprintln!("listening on http://{addr}"))?;
+    Ok(())
+}
