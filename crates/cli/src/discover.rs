@@ -80,6 +80,10 @@ pub struct Args {
     /// Coverage threshold: p95 (each feature's P95 on the SAE's reference corpus) or a number.
     #[arg(long, default_value = "p95")]
     tau: String,
+    /// Skip features firing on more than this share of the SAE's reference-corpus tokens
+    /// (dense features; 1 keeps them). Never applied to --restrict-features.
+    #[arg(long, alias = "max_density", default_value_t = 0.1)]
+    max_density: f64,
     /// One ranking across SAEs, scores divided by each feature's reference P95 (default true).
     #[arg(long, alias = "merge_across_layers", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
     merge_across_layers: bool,
@@ -150,6 +154,7 @@ impl Args {
             score_mode: self.score_mode.parse::<ScoreMode>()?,
             min_coverage_pct: self.min_coverage_pct,
             tau: self.tau.parse::<Tau>()?,
+            max_density: self.max_density,
             merge_across_layers: self.merge_across_layers,
             attach_examples: self.attach_examples,
             attach_proto_labels: self.attach_proto_labels,

@@ -83,8 +83,12 @@ pub fn discover(session: &Session, req: &DiscoverRequest) -> Result<DiscoverResp
             Tau::Value(v) => v,
             Tau::P95 => s.stats.as_ref().map_or(0.0, |st| st.p95[f as usize]),
         };
+        let mut scored = score(&seq, tau, restrict);
+        if let (None, Some(st)) = (restrict, &s.stats) {
+            scored.retain(|x| f64::from(st.firing_rate[x.feature as usize]) <= req.max_density);
+        }
         let mut r: Vec<Ranked> =
-            rank(score(&seq, tau, restrict), req.score_mode, req.min_coverage_pct).into_iter().map(|(score, scored)| Ranked { sae: k, score, scored }).collect();
+            rank(scored, req.score_mode, req.min_coverage_pct).into_iter().map(|(score, scored)| Ranked { sae: k, score, scored }).collect();
         if merging {
             normalise(&mut r, s);
         } else {

@@ -7,7 +7,8 @@
 //!   "6-gemmascope-res-16k", "index": "159", "description": "…"}`, matched against the SAE's
 //!   `neuronpedia_id` (`gemma-2-2b/6-gemmascope-res-16k`).
 //!
-//! The first label of a feature wins, so a curated file given first overrides later exports.
+//! The first label of a feature wins: `--labels` files in the order given, then the SAE's own
+//! `labels.jsonl`, so a user's catalog overrides what an SAE ships.
 
 use std::path::Path;
 

@@ -190,6 +190,11 @@ pub struct DiscoverRequest {
     pub min_coverage_pct: f64,
     /// Coverage threshold.
     pub tau: Tau,
+    /// Skip features firing on more than this share of reference-corpus tokens (SAELens's
+    /// "dense feature" cut is 0.1). Dense features fire on nearly any text and crowd out the
+    /// concept features a discovery is after; 1 keeps them. Features named in
+    /// `restrict_features` are never skipped; SAEs without reference statistics skip none.
+    pub max_density: f64,
     /// One ranking across SAEs (scores divided by each feature's reference P95).
     pub merge_across_layers: bool,
     /// Attach each feature's top activating spans of the analysed text.
@@ -223,6 +228,7 @@ impl Default for DiscoverRequest {
             score_mode: ScoreMode::MeanCoverage,
             min_coverage_pct: 0.5,
             tau: Tau::P95,
+            max_density: 0.1,
             merge_across_layers: true,
             attach_examples: true,
             attach_proto_labels: true,
@@ -282,6 +288,9 @@ impl DiscoverRequest {
         }
         if !(0.0..=100.0).contains(&self.min_coverage_pct) {
             return Err(Error::field("min_coverage_pct", format!("is a percentage in [0, 100], got {}", self.min_coverage_pct)));
+        }
+        if !(0.0..=1.0).contains(&self.max_density) {
+            return Err(Error::field("max_density", format!("is a share of tokens in [0, 1], got {}", self.max_density)));
         }
         for s in &self.streams {
             if !saex_hooks::Hook::STREAMS.contains(&s.as_str()) {

@@ -22,6 +22,8 @@ pub struct ReferenceStats {
     pub p95: Vec<f32>,
     /// Mean activation over all tokens: the background of whole-text selectivity.
     pub mean: Vec<f32>,
+    /// Share of tokens the feature fires on (its density).
+    pub firing_rate: Vec<f32>,
 }
 
 /// The statistics file `saex sae-stats` writes into an SAE's directory.
@@ -42,7 +44,7 @@ impl ReferenceStats {
             }
             Ok(v)
         };
-        Ok(ReferenceStats { p95: get("p95")?, mean: get("mean")? })
+        Ok(ReferenceStats { p95: get("p95")?, mean: get("mean")?, firing_rate: get("firing_rate")? })
     }
 }
 
@@ -124,15 +126,10 @@ impl Session {
             let dir = sae.source().to_path_buf();
             let stats_path = dir.join(STATS_FILE);
             let stats = if stats_path.is_file() { Some(ReferenceStats::read(&stats_path, sae.d_sae())?) } else { None };
-            let mut own = HashMap::new();
-            let labels_path = dir.join(LABELS_FILE);
-            if labels_path.is_file() {
-                for e in labels::read(&labels_path)? {
-                    own.entry(e.feature).or_insert(e.label);
-                }
-            }
-            saes.push(SessionSae { id, sae, hook, stats, labels: own, fingerprint: OnceLock::new() });
+            saes.push(SessionSae { id, sae, hook, stats, labels: HashMap::new(), fingerprint: OnceLock::new() });
         }
+        // Catalogs given by the user first: the first label of a feature wins, so they
+        // override what an SAE ships in its own labels.jsonl.
         for path in &opts.labels {
             let entries = labels::read(path)?;
             let mut matched = 0;
@@ -166,6 +163,17 @@ impl Session {
                     path.display(),
                     saes.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
                 ));
+            }
+        }
+        for s in saes.iter_mut() {
+            let own = s.sae.source().join(LABELS_FILE);
+            if own.is_file() {
+                for e in labels::read(&own)? {
+                    if e.feature as usize >= s.sae.d_sae() {
+                        return Err(Error::File { path: own.display().to_string(), message: format!("feature {} is out of range (d_sae {})", e.feature, s.sae.d_sae()) });
+                    }
+                    s.labels.entry(e.feature).or_insert(e.label);
+                }
             }
         }
         Ok(Session {
