@@ -557,7 +557,6 @@ mod bad_input {
     /// `saex discover --json | head -c1`: a reader that goes away is not an error (exit 0,
     /// nothing on stderr), as with the table and `--csv`.
     #[test]
-    #[ignore = "bug: --json exits 2 with `error: Broken pipe (os error 32)`: main.rs is_broken_pipe only downcasts to io::Error, and serde_json::to_writer's error is a serde_json::Error (its source() skips the io::Error)"]
     fn a_closed_stdout_is_not_an_error() {
         let (model, sae) = (gemma(), demo_sae());
         let mut child = Command::new(env!("CARGO_BIN_EXE_saex"))

@@ -85,6 +85,7 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(routes::openapi))
         .fallback(routes::not_found)
+        .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(opts.body_limit))
         .with_state(state)
 }

@@ -277,3 +277,7 @@ pub(crate) async fn openapi() -> impl IntoResponse {
 pub(crate) async fn not_found(uri: axum::http::Uri) -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, format!("no route {uri}; see /openapi.json"))
 }
+
+pub(crate) async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("{uri} does not take {method}; see /openapi.json"))
+}

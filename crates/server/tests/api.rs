@@ -268,7 +268,6 @@ mod errors {
     }
 
     #[tokio::test]
-    #[ignore = "bug: a wrong method gets axum's bare 405 with an empty body, not the JSON error every other failure gets (crates/server/src/lib.rs app(): no method_not_allowed_fallback)"]
     async fn a_wrong_method_is_405_json() {
         let (status, v) = get(app(), "/v1/steer").await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{v}");
