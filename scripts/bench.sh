@@ -65,3 +65,5 @@ python3 bench/report.py "$out" "$saex_batch_rss" "$tl_batch_rss" "$saex_cli_rss"
   "$("$PY" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ["torch", "transformers", "transformer_lens"]))')" \
   > BENCHMARKS.md
 cat BENCHMARKS.md
+# The discover section (its own script: it runs a server and the Python discover reference).
+scripts/bench-discover.sh
