@@ -204,7 +204,7 @@ fn open(args: &Args, logits: bool) -> anyhow::Result<Session> {
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let req = args.request()?;
     if let Some(file) = &args.prompts_file {
-        if args.csv {
+        if args.csv || args.out.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "csv")) {
             anyhow::bail!("--csv holds one result's features; a batch writes JSONL (one result per line)");
         }
         // Any line may generate or ask for entropy: load the whole model.

@@ -363,6 +363,9 @@ mod batch {
         let prompts = dir.path().join("p.jsonl");
         std::fs::write(&prompts, "\"hi\"\n").unwrap();
         fails_with(&discover(&["--prompts-file", prompts.to_str().unwrap(), "--csv"]), &["--csv", "batch"]);
+        let out = dir.path().join("out.csv");
+        fails_with(&discover(&["--prompts-file", prompts.to_str().unwrap(), "--out", out.to_str().unwrap()]), &["--csv", "batch"]);
+        assert!(!out.exists());
     }
 }
 
