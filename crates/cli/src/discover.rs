@@ -110,15 +110,8 @@ pub struct Args {
     /// Write the result here (JSON, or CSV with --csv or a .csv name; JSONL for a batch).
     #[arg(long)]
     out: Option<PathBuf>,
-    /// Do not read or write the activation cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Cache directory (default: $SAEX_CACHE_DIR, else ~/.cache/saex/discover).
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Cache size cap in MB (least recently used entries are evicted).
-    #[arg(long, default_value_t = 1024)]
-    cache_max_mb: u64,
+    #[command(flatten)]
+    cache: crate::cache_args::CacheArgs,
 }
 
 fn parse_span(s: &str) -> Result<[usize; 2], String> {
@@ -187,12 +180,7 @@ fn open(args: &Args, logits: bool) -> anyhow::Result<Session> {
         Some(_) => anyhow::bail!("--hook applies to a single --sae; every SAE of several must name its own hook"),
         None => Vec::new(),
     };
-    let cache = if args.no_cache {
-        None
-    } else {
-        let dir = args.cache_dir.clone().unwrap_or_else(saex_cache::Cache::default_dir);
-        Some(saex_cache::Cache::open(dir, args.cache_max_mb.saturating_mul(1 << 20))?)
-    };
+    let cache = args.cache.open()?;
     let session = Session::open(&args.model, &specs, SessionOptions { labels: args.labels.clone(), cache, logits, hooks })?;
     for w in &session.warnings {
         eprintln!("warning: {w}");

@@ -2,7 +2,6 @@
 
 use std::io::Write;
 
-use saex_model::Sampling;
 use serde::Serialize;
 
 /// Arguments of `saex generate`.
@@ -14,18 +13,8 @@ pub struct Args {
     /// The prompt.
     #[arg(long)]
     prompt: String,
-    /// Maximum number of new tokens.
-    #[arg(long, default_value_t = 32)]
-    max_tokens: usize,
-    /// Sampling temperature; 0 is greedy.
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f64,
-    /// Nucleus sampling mass.
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f64,
-    /// RNG seed (same seed, same text).
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[command(flatten)]
+    sampling: crate::sampling_args::SamplingArgs,
     /// Do not prepend the bos token.
     #[arg(long)]
     no_bos: bool,
@@ -46,8 +35,7 @@ struct Output<'a> {
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let model = crate::load_model(&args.model)?;
     let prompt_ids = model.tokenizer.encode(&args.prompt, model.add_bos() && !args.no_bos)?;
-    let sampling = Sampling { temperature: args.temperature, top_p: args.top_p, seed: args.seed };
-    let ids = model.generate(&prompt_ids, args.max_tokens, &sampling)?;
+    let ids = model.generate(&prompt_ids, args.sampling.max_tokens, &args.sampling.sampling())?;
     let text = model.tokenizer.decode(&ids)?;
     if args.json {
         let o = Output { prompt: &args.prompt, prompt_ids: &prompt_ids, ids: &ids, text: &text };

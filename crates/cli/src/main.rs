@@ -1,6 +1,7 @@
 //! `saex`: the command line. Each verb is one library call; this crate only parses
 //! arguments, prints, and turns errors into a one-line message and exit code 2.
 
+mod cache_args;
 mod capture;
 mod corpus;
 mod discover;
@@ -11,6 +12,7 @@ mod output;
 mod sae_args;
 mod sae_info;
 mod sae_stats;
+mod sampling_args;
 mod serve;
 mod steer;
 mod tokenize;

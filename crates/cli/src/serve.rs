@@ -32,25 +32,13 @@ pub struct Args {
     /// Largest request body, in KiB.
     #[arg(long, default_value_t = 1024)]
     max_body_kb: usize,
-    /// Do not use the activation cache.
-    #[arg(long)]
-    no_cache: bool,
-    /// Cache directory (default: $SAEX_CACHE_DIR, else ~/.cache/saex/discover).
-    #[arg(long)]
-    cache_dir: Option<PathBuf>,
-    /// Cache size cap in MB.
-    #[arg(long, default_value_t = 1024)]
-    cache_max_mb: u64,
+    #[command(flatten)]
+    cache: crate::cache_args::CacheArgs,
 }
 
 /// Run it (until Ctrl-C).
 pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
-    let cache = if args.no_cache {
-        None
-    } else {
-        let dir = args.cache_dir.clone().unwrap_or_else(saex_cache::Cache::default_dir);
-        Some(saex_cache::Cache::open(dir, args.cache_max_mb.saturating_mul(1 << 20))?)
-    };
+    let cache = args.cache.open()?;
     let session = Session::open(&args.model, &args.sae, SessionOptions { labels: args.labels.clone(), cache, logits: true, hooks: Vec::new() })?;
     for w in &session.warnings {
         eprintln!("warning: {w}");

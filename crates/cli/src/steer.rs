@@ -4,7 +4,6 @@
 use std::io::Write;
 
 use saex_engine::{SteerFeature, SteerOptions};
-use saex_model::Sampling;
 
 /// Arguments of `saex steer`.
 #[derive(clap::Args)]
@@ -19,18 +18,8 @@ pub struct Args {
     /// The prompt.
     #[arg(long)]
     prompt: String,
-    /// Maximum number of new tokens (as in `saex generate`; `--max-new-tokens` also works).
-    #[arg(long, alias = "max-new-tokens", default_value_t = 32)]
-    max_tokens: usize,
-    /// Sampling temperature; 0 is greedy.
-    #[arg(long, default_value_t = 0.0)]
-    temperature: f64,
-    /// Nucleus sampling mass.
-    #[arg(long, default_value_t = 1.0)]
-    top_p: f64,
-    /// RNG seed (same seed, same text).
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
+    #[command(flatten)]
+    sampling: crate::sampling_args::SamplingArgs,
     /// Also generate without steering (same sampling and seed) and show both.
     #[arg(long)]
     compare: bool,
@@ -49,8 +38,8 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let (model, sae, hook) = args.pair.load(true)?;
     let pair = crate::sae_args::pair(&model, &sae, hook)?;
     let opts = SteerOptions {
-        max_new_tokens: args.max_tokens,
-        sampling: Sampling { temperature: args.temperature, top_p: args.top_p, seed: args.seed },
+        max_new_tokens: args.sampling.max_tokens,
+        sampling: args.sampling.sampling(),
         compare: args.compare,
     };
     let s = saex_engine::steer(&pair, &args.prompt, &features, &opts)?;

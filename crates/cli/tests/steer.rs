@@ -3,37 +3,14 @@
 //! bad features (exit code 2, a one-line message naming the bad part).
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
+
+mod common;
+use common::{demo_sae, fails_with, gemma, saex};
 
 use saex_engine::{SteerFeature, Steered};
 
 fn root() -> PathBuf {
     saex_testutil::root()
-}
-
-fn saex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saex")).args(args).output().expect("run saex")
-}
-
-/// Asserts a clean failure: exit code 2, one error line on stderr (besides `warning:` lines,
-/// e.g. the tiny SAE's model name not matching the fixture's path) containing every `needle`.
-fn fails_with(out: &Output, needles: &[&str]) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(!stderr.contains("panicked"), "panic: {stderr}");
-    let errors = stderr.trim_end().lines().filter(|l| !l.starts_with("warning:")).count();
-    assert_eq!(errors, 1, "not one line: {stderr}");
-    for n in needles {
-        assert!(stderr.contains(n), "{n:?} not in: {stderr}");
-    }
-}
-
-fn gemma() -> String {
-    saex_testutil::real_model("gemma-3-270m-q4_k_m.gguf").to_str().unwrap().to_string()
-}
-
-fn demo_sae() -> String {
-    root().join("demo/sae").to_str().unwrap().to_string()
 }
 
 /// `saex steer --json --compare` on Gemma 3 270M + the demo SAE, greedy.
