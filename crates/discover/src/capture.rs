@@ -163,13 +163,16 @@ fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, e
     }
     let has_bos = add_bos && tok.bos_id() == tokens.first().copied();
     let hooks: Vec<_> = sel.iter().map(|&i| session.saes[i].hook).collect();
-    let mut acts = model.run(std::slice::from_ref(&tokens), &hooks, entropy)?.remove(0);
-    let entropy = acts.logits.take().map(|l| filter::entropies(&l)).transpose()?;
+    let (values, entropy) = if entropy {
+        let (v, e) = run_with_entropy(model, &tokens, &hooks)?;
+        (v, Some(e))
+    } else {
+        (model.run(std::slice::from_ref(&tokens), &hooks, false)?.remove(0).hooks, None)
+    };
     let mut saes = Vec::with_capacity(sel.len());
     for &i in sel {
         let s = &session.saes[i];
-        let value = acts
-            .hooks
+        let value = values
             .iter()
             .find(|(h, _)| *h == s.hook)
             .map(|(_, t)| t)
@@ -180,4 +183,37 @@ fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, e
         saes.push(CapturedSae { norms: filter::norms(&x)?, indptr: codes.indptr, features: codes.features, values: codes.values, d_sae: codes.d_sae });
     }
     Ok(Captured { text, tokens, offsets, has_bos, n_prompt, entropy, saes })
+}
+
+/// Positions per forward step when logits are needed. One step's logits are `[CHUNK, vocab]`
+/// (Gemma: 256 × 262,144 f32 = 268 MB); a whole 8k-token text at once would need 8.6 GB.
+const CHUNK: usize = 256;
+
+/// The hooks' values and each position's next-token entropy, running the sequence in chunks
+/// of [`CHUNK`] positions through the KV cache (as generation does), so the logits never
+/// exist for more than one chunk.
+fn run_with_entropy(model: &saex_model::Model, tokens: &[u32], hooks: &[saex_hooks::Hook]) -> Result<(Vec<(saex_hooks::Hook, candle_core::Tensor)>, Vec<f32>)> {
+    let stop = saex_model::Stop { blocks: model.dims().n_layers, logits: true };
+    let mut cache = saex_model::ops::KvCache::new();
+    let mut parts: Vec<Vec<candle_core::Tensor>> = vec![Vec::new(); hooks.len()];
+    let mut entropy = Vec::with_capacity(tokens.len());
+    for (c, chunk) in tokens.chunks(CHUNK).enumerate() {
+        let ids = saex_model::ops::ids_tensor(&[chunk.to_vec()])?;
+        let mut cap = saex_hooks::Capture::new(hooks.iter().copied());
+        let logits = model
+            .forward(&ids, c * CHUNK, Some(&mut cache), &mut cap, stop)?
+            .ok_or_else(|| Error::Invalid("the model returned no logits".into()))?;
+        entropy.extend(filter::entropies(&logits.get(0)?)?);
+        for (h, t) in cap.into_values() {
+            if let Some(k) = hooks.iter().position(|&x| x == h) {
+                parts[k].push(t.get(0)?);
+            }
+        }
+    }
+    let values = hooks
+        .iter()
+        .zip(parts)
+        .map(|(&h, p)| Ok((h, candle_core::Tensor::cat(&p, 0)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((values, entropy))
 }

@@ -475,3 +475,28 @@ fn rankings_match_the_python_reference() {
     // Measured 7.7e-7.
     assert!(worst <= 3e-6, "scores differ from the Python stack's by {worst:.2e}");
 }
+
+/// Texts longer than one 256-position chunk (the entropy filter runs the model chunk by chunk
+/// through the KV cache, so logits never exist for the whole text) get the values a single
+/// full forward pass gives.
+#[test]
+fn long_texts_run_in_chunks_give_full_pass_values() {
+    let sample = std::fs::read_to_string(saex_testutil::root().join("corpus/sample.jsonl")).unwrap();
+    let text: String = sample
+        .lines()
+        .take(16)
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["text"].as_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let s = session();
+    let ids = s.model.tokenizer.encode(&text, true).unwrap();
+    assert!(ids.len() > 512, "{} tokens: want three chunks", ids.len());
+    // Entropy-filtered: the kept set is the top K of the full pass's entropies.
+    let logits = s.model.run(&[ids.clone()], &[], true).unwrap().remove(0).logits.unwrap().to_vec2::<f32>().unwrap();
+    let h: Vec<f64> = logits.iter().map(|r| entropy(r)).collect();
+    let kept = top_k_positions(&h, 64);
+    let r = discover(s, &DiscoverRequest { topk_tokens_per_seq: 64, ..everything(&text) }).unwrap();
+    let (acts, _) = engine_acts(&text);
+    assert_eq!(acts.len(), ids.len());
+    check_kept(&r, &acts, &kept);
+}
