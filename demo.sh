@@ -13,7 +13,7 @@ out="${SAEX_OUT:-target/demo}"
 mkdir -p "$out"
 ./target/release/saex discover --model "$model" --sae demo/sae --gen-tokens 48 --return-top-x 10 \
   --prompt $'\\begin{theorem} Let $f: \\mathbb{R} \\to \\mathbb{R}$ be continuous. Then' \
-  --out "$out/discover.json"
+  --out "$out/discover.json" --html "$out/discover.html"
 ./target/release/saex discover --model "$model" --sae demo/sae --gen-tokens 48 --return-top-x 10 \
   --prompt $'\\begin{theorem} Let $f: \\mathbb{R} \\to \\mathbb{R}$ be continuous. Then'
 ./target/release/saex top-features --model "$model" --sae demo/sae --k 8 \

@@ -110,6 +110,10 @@ pub struct Args {
     /// Write the result here (JSON, or CSV with --csv or a .csv name; JSONL for a batch).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Also write a self-contained HTML page: the ranked features, and the analysed text
+    /// shaded by each of the top 10.
+    #[arg(long)]
+    html: Option<PathBuf>,
     #[command(flatten)]
     cache: crate::cache_args::CacheArgs,
 }
@@ -202,7 +206,12 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let input = req.input()?;
     let logits = req.token_filter == TokenFilter::Entropy || matches!(input, saex_discover::Input::Generate(_));
     let session = open(&args, logits)?;
-    let res = saex_discover::discover(&session, &req)?;
+    let (res, cap) = saex_discover::discover_with_capture(&session, &req)?;
+    if let Some(path) = &args.html {
+        let page = html_page(&session, &req, &res, &cap)?;
+        std::fs::write(path, page).with_context(|| format!("{}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
     let csv = args.csv || args.out.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
     match &args.out {
         Some(path) => {
@@ -224,6 +233,53 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
         None => print_table(&res, out)?,
     }
     Ok(())
+}
+
+/// The report page: one section per top feature, the text's tokens shaded by its activation.
+fn html_page(session: &Session, req: &DiscoverRequest, res: &DiscoverResponse, cap: &saex_discover::Captured) -> anyhow::Result<String> {
+    let sel = session.select(req)?;
+    let rows: Vec<saex_report::FeatureRow> = res
+        .features
+        .iter()
+        .map(|f| saex_report::FeatureRow {
+            feature: f.feature_id,
+            value: f.score,
+            peak_token: f.top_spans.first().map(|s| s.text.clone()).unwrap_or_default(),
+            label: f.proto_label.clone(),
+        })
+        .collect();
+    let first = usize::from(cap.has_bos);
+    let mut sections = Vec::new();
+    for (rank, f) in res.features.iter().take(10).enumerate() {
+        // The feature's SAE: the selected one at its layer and stream.
+        let Some(k) = sel.iter().position(|&i| {
+            let h = session.saes[i].hook;
+            h.layer() == f.layer && h.stream() == f.stream
+        }) else {
+            continue;
+        };
+        let codes = cap.saes[k].acts();
+        let tokens = (first..cap.tokens.len())
+            .map(|p| {
+                let (a, b) = cap.offsets[p];
+                let act = codes.token(p).and_then(|(fs, vs)| fs.binary_search(&f.feature_id).ok().map(|j| vs[j])).unwrap_or(0.0);
+                saex_report::TokenAct { text: cap.text.get(a..b).unwrap_or("").to_string(), act }
+            })
+            .collect();
+        let label = f.proto_label.as_deref().map(|l| format!(" — {l}")).unwrap_or_default();
+        let at = f.layer.map_or(f.stream.clone(), |l| format!("{l}/{}", f.stream));
+        sections.push(saex_report::Section {
+            title: format!("#{} at {at}, score {:.4}{label}", rank + 1, f.score),
+            feature: f.feature_id,
+            tokens,
+            top: if rank == 0 { rows.clone() } else { Vec::new() },
+        });
+    }
+    let subtitle = format!(
+        "{} · {} · {} · {} tokens ({} kept) · ranked by {}",
+        session.model.info.name, res.sae_id, res.analyzed.mode, res.analyzed.tokens, res.analyzed.kept_tokens, req.score_mode
+    );
+    Ok(saex_report::highlight_page("Discovered SAE features", &subtitle, &sections))
 }
 
 fn write_csv(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()> {

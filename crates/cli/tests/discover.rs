@@ -100,6 +100,24 @@ mod output {
     use super::*;
 
     #[test]
+    fn html_shades_the_text_by_each_top_feature() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("d.html");
+        let out = ok(discover(&["--text", FOX, "--json", "--html", page.to_str().unwrap()]));
+        let r: DiscoverResponse = serde_json::from_slice(&out.stdout).unwrap();
+        let html = std::fs::read_to_string(&page).unwrap();
+        assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Discovered SAE features"));
+        // One section per top feature (at most 10), in rank order, each with the whole text.
+        let n = r.features.len().min(10);
+        for (i, f) in r.features.iter().take(n).enumerate() {
+            assert!(html.contains(&format!("#{} at 6/resid_pre", i + 1)), "rank {}", i + 1);
+            assert!(html.contains(&format!("— feature {}</h2>", f.feature_id)));
+        }
+        assert_eq!(html.matches("<div class=\"text\">").count(), n);
+        assert_eq!(html.matches(">jumps<").count() + html.matches("> jumps<").count(), n);
+    }
+
+    #[test]
     fn json_has_the_response_shape() {
         let r = baseline();
         check(r, 0.5);

@@ -27,6 +27,12 @@ struct Ranked {
 
 /// Answer one request.
 pub fn discover(session: &Session, req: &DiscoverRequest) -> Result<DiscoverResponse> {
+    Ok(discover_with_capture(session, req)?.0)
+}
+
+/// [`discover`], also returning what was captured (tokens and every selected SAE's codes, in
+/// [`Session::select`] order), e.g. to shade the text by a feature in a report.
+pub fn discover_with_capture(session: &Session, req: &DiscoverRequest) -> Result<(DiscoverResponse, Captured)> {
     let input = req.input()?;
     if let Some(m) = &req.model_id {
         if *m != session.model_id && !m.eq_ignore_ascii_case(&session.model.info.name) {
@@ -109,7 +115,7 @@ pub fn discover(session: &Session, req: &DiscoverRequest) -> Result<DiscoverResp
             }
         }
     }
-    Ok(DiscoverResponse {
+    let response = DiscoverResponse {
         id: req.id.clone(),
         model_id: session.model_id.clone(),
         sae_id: req.sae_id.clone().unwrap_or_else(|| saes.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(",")),
@@ -126,7 +132,8 @@ pub fn discover(session: &Session, req: &DiscoverRequest) -> Result<DiscoverResp
             text: cap.text.clone(),
         },
         features,
-    })
+    };
+    Ok((response, cap))
 }
 
 /// The span (domain) and background masks: `spans` when given (background: the rest);

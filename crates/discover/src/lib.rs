@@ -40,7 +40,7 @@ pub mod text;
 
 pub use batch::{from_json, line_error, parse, request_from_line};
 pub use capture::{capture, Captured, CapturedSae};
-pub use discover::discover;
+pub use discover::{discover, discover_with_capture};
 pub use error::{Error, Result};
 pub use request::{DiscoverRequest, Input, ScoreMode, Tau, TokenFilter, MAX_GEN_TOKENS};
 pub use response::{Analyzed, DiscoverResponse, FeatureResult, LineError, Scores, TopSpan, CSV_COLUMNS};

@@ -99,7 +99,11 @@ pub fn highlight_page(title: &str, subtitle: &str, sections: &[Section]) -> Stri
                 escape(&t.text)
             );
         }
-        h.push_str("</div>\n<table><tr><th>feature</th><th>score</th><th>peak token</th><th>label</th></tr>\n");
+        h.push_str("</div>\n");
+        if sec.top.is_empty() {
+            continue;
+        }
+        h.push_str("<table><tr><th>feature</th><th>score</th><th>peak token</th><th>label</th></tr>\n");
         for r in &sec.top {
             let _ = writeln!(
                 h,
@@ -132,5 +136,6 @@ mod tests {
         assert!(h.contains("rgba(255,120,0,1.00)\">x<"));
         assert!(h.contains("rgba(255,120,0,0.50)\">&quot;y&quot;<"));
         assert!(h.contains("a&amp;b — feature 3"));
+        assert!(!h.contains("<table>"), "no table for a section without rows");
     }
 }
