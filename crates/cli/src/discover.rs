@@ -206,7 +206,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let input = req.input()?;
     let logits = req.token_filter == TokenFilter::Entropy || matches!(input, saex_discover::Input::Generate(_));
     let session = open(&args, logits)?;
-    let (res, cap) = saex_discover::discover_with_capture(&session, &req)?;
+    let (res, cap) = saex_discover::discover_with_capture(&session, &req, None)?;
     if let Some(path) = &args.html {
         let page = html_page(&session, &req, &res, &cap)?;
         std::fs::write(path, page).with_context(|| format!("{}", path.display()))?;

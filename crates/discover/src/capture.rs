@@ -2,6 +2,8 @@
 //! result is all later steps need, so it is what the disk cache stores: changing the score
 //! mode, τ, K or the gate re-scores without touching the model.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use saex_cache::{Key, Lookup};
 use saex_model::Sampling;
 use saex_sae::SparseActs;
@@ -104,8 +106,14 @@ fn cache_key(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequ
 
 /// Capture `input` for the SAEs `sel`, through the cache when the session has one.
 pub fn capture(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest) -> Result<Captured> {
+    capture_cancellable(session, sel, input, req, None)
+}
+
+/// [`capture`] that stops with `Cancelled` once `cancel` is set (checked between generated
+/// tokens and between chunks of the forward pass).
+pub fn capture_cancellable(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, cancel: Option<&AtomicBool>) -> Result<Captured> {
     let entropy = req.token_filter == TokenFilter::Entropy;
-    let Some(cache) = &session.cache else { return run(session, sel, input, req, entropy) };
+    let Some(cache) = &session.cache else { return run(session, sel, input, req, entropy, cancel) };
     let key = cache_key(session, sel, input, req, entropy)?;
     match cache.get(&key) {
         Lookup::Hit(bytes) => match serde_json::from_slice::<Captured>(&bytes) {
@@ -115,7 +123,7 @@ pub fn capture(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRe
         Lookup::Corrupt(why) => eprintln!("warning: {why}; recomputing"),
         Lookup::Miss => {}
     }
-    let c = run(session, sel, input, req, entropy)?;
+    let c = run(session, sel, input, req, entropy, cancel)?;
     let bytes = serde_json::to_vec(&c).map_err(|e| Error::Invalid(format!("cannot serialise a capture: {e}")))?;
     cache.put(&key, &bytes)?;
     Ok(c)
@@ -125,7 +133,7 @@ fn too_long(field: &str, got: usize, max: usize) -> Error {
     Error::field(field, format!("{got} tokens exceed the model's context of {max}"))
 }
 
-fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, entropy: bool) -> Result<Captured> {
+fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, entropy: bool, cancel: Option<&AtomicBool>) -> Result<Captured> {
     let model = &session.model;
     let tok = &model.tokenizer;
     let add_bos = model.add_bos();
@@ -151,7 +159,10 @@ fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, e
                 return Err(too_long("gen_tokens", ids.len() + req.gen_tokens, n_ctx));
             }
             let n_prompt = ids.len();
-            let generated = model.generate(&ids, req.gen_tokens, &sampling(req))?;
+            let generated = match cancel {
+                Some(c) => model.generate_cancellable(&ids, req.gen_tokens, &sampling(req), c)?,
+                None => model.generate(&ids, req.gen_tokens, &sampling(req))?,
+            };
             let (text, gen_offs) = text::continuation(tok, p, &ids, &generated)?;
             ids.extend(&generated);
             offs.extend(gen_offs);
@@ -164,7 +175,7 @@ fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, e
     let has_bos = add_bos && tok.bos_id() == tokens.first().copied();
     let hooks: Vec<_> = sel.iter().map(|&i| session.saes[i].hook).collect();
     let (values, entropy) = if entropy {
-        let (v, e) = run_with_entropy(model, &tokens, &hooks)?;
+        let (v, e) = run_with_entropy(model, &tokens, &hooks, cancel)?;
         (v, Some(e))
     } else {
         (model.run(std::slice::from_ref(&tokens), &hooks, false)?.remove(0).hooks, None)
@@ -192,12 +203,20 @@ const CHUNK: usize = 256;
 /// The hooks' values and each position's next-token entropy, running the sequence in chunks
 /// of [`CHUNK`] positions through the KV cache (as generation does), so the logits never
 /// exist for more than one chunk.
-fn run_with_entropy(model: &saex_model::Model, tokens: &[u32], hooks: &[saex_hooks::Hook]) -> Result<(Vec<(saex_hooks::Hook, candle_core::Tensor)>, Vec<f32>)> {
+fn run_with_entropy(
+    model: &saex_model::Model,
+    tokens: &[u32],
+    hooks: &[saex_hooks::Hook],
+    cancel: Option<&AtomicBool>,
+) -> Result<(Vec<(saex_hooks::Hook, candle_core::Tensor)>, Vec<f32>)> {
     let stop = saex_model::Stop { blocks: model.dims().n_layers, logits: true };
     let mut cache = saex_model::ops::KvCache::new();
     let mut parts: Vec<Vec<candle_core::Tensor>> = vec![Vec::new(); hooks.len()];
     let mut entropy = Vec::with_capacity(tokens.len());
     for (c, chunk) in tokens.chunks(CHUNK).enumerate() {
+        if cancel.is_some_and(|x| x.load(Ordering::Relaxed)) {
+            return Err(saex_model::Error::Cancelled.into());
+        }
         let ids = saex_model::ops::ids_tensor(&[chunk.to_vec()])?;
         let mut cap = saex_hooks::Capture::new(hooks.iter().copied());
         let logits = model

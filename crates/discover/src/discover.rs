@@ -9,7 +9,9 @@
 //! the reference corpus (P95 = 0) is divided by its SAE's median P95 instead. `scores`
 //! stays raw; only `score` is normalised. With one SAE nothing is normalised.
 
-use crate::capture::{capture, Captured};
+use std::sync::atomic::AtomicBool;
+
+use crate::capture::{capture_cancellable, Captured};
 use crate::error::{Error, Result};
 use crate::filter::keep_top;
 use crate::request::{DiscoverRequest, Input, ScoreMode, Tau, TokenFilter};
@@ -27,12 +29,13 @@ struct Ranked {
 
 /// Answer one request.
 pub fn discover(session: &Session, req: &DiscoverRequest) -> Result<DiscoverResponse> {
-    Ok(discover_with_capture(session, req)?.0)
+    Ok(discover_with_capture(session, req, None)?.0)
 }
 
 /// [`discover`], also returning what was captured (tokens and every selected SAE's codes, in
-/// [`Session::select`] order), e.g. to shade the text by a feature in a report.
-pub fn discover_with_capture(session: &Session, req: &DiscoverRequest) -> Result<(DiscoverResponse, Captured)> {
+/// [`Session::select`] order), e.g. to shade the text by a feature in a report. A set
+/// `cancel` flag stops the model work early with a `Cancelled` error.
+pub fn discover_with_capture(session: &Session, req: &DiscoverRequest, cancel: Option<&AtomicBool>) -> Result<(DiscoverResponse, Captured)> {
     let input = req.input()?;
     if let Some(m) = &req.model_id {
         if *m != session.model_id && !m.eq_ignore_ascii_case(&session.model.info.name) {
@@ -61,7 +64,7 @@ pub fn discover_with_capture(session: &Session, req: &DiscoverRequest) -> Result
             ));
         }
     }
-    let cap = capture(session, &sel, &input, req)?;
+    let cap = capture_cancellable(session, &sel, &input, req, cancel)?;
     let generating = matches!(input, Input::Generate(_));
     let (span, background) = regions(&cap, req, generating)?;
     let first = usize::from(cap.has_bos);

@@ -39,7 +39,7 @@ mod session;
 pub mod text;
 
 pub use batch::{from_json, line_error, parse, request_from_line};
-pub use capture::{capture, Captured, CapturedSae};
+pub use capture::{capture, capture_cancellable, Captured, CapturedSae};
 pub use discover::{discover, discover_with_capture};
 pub use error::{Error, Result};
 pub use request::{DiscoverRequest, Input, ScoreMode, Tau, TokenFilter, MAX_GEN_TOKENS};

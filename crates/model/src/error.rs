@@ -90,6 +90,9 @@ pub enum Error {
         /// The context length.
         max: usize,
     },
+    /// The caller cancelled the work (e.g. a server request past its time limit).
+    #[error("cancelled")]
+    Cancelled,
     /// Bad arguments to a library call (empty input, invalid sampling parameters...).
     #[error("{0}")]
     Invalid(String),

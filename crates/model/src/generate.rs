@@ -1,6 +1,8 @@
 //! Autoregressive decoding with a KV cache: greedy, or sampled with temperature and
 //! nucleus (top-p) filtering from a seeded RNG, so the same seed gives the same text.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use candle_core::{Tensor, D};
 use rand::{Rng, SeedableRng};
 use saex_hooks::{Capture, Edit, Hook};
@@ -81,8 +83,9 @@ fn sample(logits: &[f32], s: &Sampling, rng: &mut rand::rngs::StdRng) -> u32 {
     probs[n - 1].0
 }
 
-/// See [`Model::generate`].
-pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling, edits: &[(Hook, Edit)]) -> Result<Vec<u32>> {
+/// See [`Model::generate`]. Between steps, a set `cancel` flag stops the loop with
+/// [`Error::Cancelled`].
+pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling, edits: &[(Hook, Edit)], cancel: Option<&AtomicBool>) -> Result<Vec<u32>> {
     s.check()?;
     if prompt.is_empty() {
         return Err(Error::Invalid("cannot generate from an empty prompt".into()));
@@ -103,6 +106,9 @@ pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling, edi
     }
     let mut input = prompt.to_vec();
     while out.len() < max_new {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(Error::Cancelled);
+        }
         let start = cache.len();
         let ids = ids_tensor(&[input.clone()])?;
         let logits = model

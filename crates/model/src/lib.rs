@@ -291,11 +291,17 @@ impl Model {
     /// Generate up to `max_new` tokens after `prompt` with a KV cache; stops early at the
     /// end-of-sequence token. Returns only the new tokens.
     pub fn generate(&self, prompt: &[u32], max_new: usize, sampling: &Sampling) -> Result<Vec<u32>> {
-        generate::generate(self, prompt, max_new, sampling, &[])
+        generate::generate(self, prompt, max_new, sampling, &[], None)
+    }
+
+    /// [`Model::generate`] that stops with [`Error::Cancelled`] once `cancel` is set
+    /// (checked between tokens): a server answering "too slow" also stops the work.
+    pub fn generate_cancellable(&self, prompt: &[u32], max_new: usize, sampling: &Sampling, cancel: &std::sync::atomic::AtomicBool) -> Result<Vec<u32>> {
+        generate::generate(self, prompt, max_new, sampling, &[], Some(cancel))
     }
 
     /// [`Model::generate`] with `edits` applied at every step (e.g. SAE steering).
     pub fn generate_edited(&self, prompt: &[u32], max_new: usize, sampling: &Sampling, edits: &[(Hook, Edit)]) -> Result<Vec<u32>> {
-        generate::generate(self, prompt, max_new, sampling, edits)
+        generate::generate(self, prompt, max_new, sampling, edits, None)
     }
 }

@@ -36,6 +36,10 @@ impl ApiError {
 
 impl From<saex_discover::Error> for ApiError {
     fn from(e: saex_discover::Error) -> ApiError {
+        if matches!(e, saex_discover::Error::Model(saex_model::Error::Cancelled)) {
+            // Only past the time limit, after the client already got its 504.
+            return ApiError::new(StatusCode::GATEWAY_TIMEOUT, "cancelled at the time limit");
+        }
         if e.is_client_error() {
             let field = e.field_name().map(str::to_string);
             ApiError { status: StatusCode::BAD_REQUEST, message: e.to_string(), field }

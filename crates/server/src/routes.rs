@@ -1,6 +1,9 @@
 //! The handlers. Each parses its body (errors naming the field), picks the SAE, and runs the
 //! same library call as the matching CLI verb on the blocking pool.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State as Extract;
@@ -111,28 +114,35 @@ fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, Ap
     Ok(saex_discover::from_json(v)?)
 }
 
-/// Run `work` on the blocking pool once a permit is free, within the time limit.
+/// Run `work` on the blocking pool once a permit is free, within the time limit. Past the
+/// limit the client gets a 504 and `work`'s cancel flag is set, so model work that checks it
+/// (generation, chunked forward passes) stops and frees its permit.
 async fn run<T, F>(st: &State, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&saex_discover::Session) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&saex_discover::Session, &AtomicBool) -> Result<T, ApiError> + Send + 'static,
 {
     let session = st.session.clone();
     let permits = st.permits.clone();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let flag = cancel.clone();
     let job = async move {
         let permit = permits.acquire_owned().await.map_err(|e| ApiError::internal(&e))?;
         // The permit moves into the blocking task: if the time limit answers first, the work
         // still holds its slot until it finishes, so the bound on concurrent model work holds.
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            work(&session)
+            work(&session, &flag)
         })
         .await
         .map_err(|e| ApiError::internal(&e))?
     };
     match tokio::time::timeout(st.timeout, job).await {
         Ok(r) => r,
-        Err(_) => Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("the request took longer than the server's limit of {:?}", st.timeout))),
+        Err(_) => {
+            cancel.store(true, Ordering::Relaxed);
+            Err(ApiError::new(StatusCode::GATEWAY_TIMEOUT, format!("the request took longer than the server's limit of {:?}", st.timeout)))
+        }
     }
 }
 
@@ -162,7 +172,7 @@ fn one_sae<'a>(session: &'a saex_discover::Session, sae_id: &Option<String>) -> 
 pub(crate) async fn discover(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Result<Json<saex_discover::DiscoverResponse>, ApiError> {
     let req: saex_discover::DiscoverRequest = body(raw)?;
     req.input()?; // cheap checks before queueing
-    Ok(Json(run(&st, move |s| Ok(saex_discover::discover(s, &req)?)).await?))
+    Ok(Json(run(&st, move |s, cancel| Ok(saex_discover::discover_with_capture(s, &req, Some(cancel))?.0)).await?))
 }
 
 pub(crate) async fn top(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Result<Json<saex_engine::TopReport>, ApiError> {
@@ -174,7 +184,7 @@ pub(crate) async fn top(Extract(st): Extract<State>, raw: Result<Bytes, BytesRej
     if req.k == 0 {
         return Err(ApiError::bad_field("k", "must be at least 1"));
     }
-    let report = run(&st, move |s| {
+    let report = run(&st, move |s, _| {
         check_model(s, &req.model_id)?;
         let sae = one_sae(s, &req.sae_id)?;
         let pair = saex_engine::Pair::new(&s.model, &sae.sae, Some(sae.hook))?;
@@ -210,7 +220,7 @@ pub(crate) async fn steer(Extract(st): Extract<State>, raw: Result<Bytes, BytesR
     if req.features.is_empty() {
         return Err(ApiError::bad_field("features", "give at least one {\"feature_id\", \"coefficient\"}"));
     }
-    let out = run(&st, move |s| {
+    let out = run(&st, move |s, _| {
         check_model(s, &req.model_id)?;
         if !s.logits {
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "this server loaded the model without its unembedding; it cannot generate"));

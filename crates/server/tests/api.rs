@@ -432,4 +432,20 @@ mod limits {
         // Routes without model work are not limited.
         assert_eq!(get(app, "/healthz").await.0, StatusCode::OK);
     }
+
+    /// A generation past the limit is cancelled, not left running: with one permit, the next
+    /// request gets it at once. (Uncancelled, 2,000 tokens would hold it for a minute and
+    /// the second request would time out too.)
+    #[tokio::test(flavor = "multi_thread")]
+    async fn work_past_the_limit_is_cancelled_and_frees_its_permit() {
+        let app = app_with(saex_server::Options { timeout: Duration::from_secs(2), max_concurrent: 1, ..Default::default() });
+        let long = json!({ "prompt": "Once upon a time", "gen_tokens": 2000, "temperature": 1.0 });
+        let (status, v) = post(app.clone(), DISCOVER, long).await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{v}");
+        let quick = json!({ "text": "Hi there", "token_filter": "norm", "tau": 0.5 });
+        let t = std::time::Instant::now();
+        let (status, v) = post(app, DISCOVER, quick).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert!(t.elapsed() < Duration::from_secs(2), "waited {:?} for the permit", t.elapsed());
+    }
 }
