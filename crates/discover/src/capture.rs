@@ -159,10 +159,7 @@ fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, e
                 return Err(too_long("gen_tokens", ids.len() + req.gen_tokens, n_ctx));
             }
             let n_prompt = ids.len();
-            let generated = match cancel {
-                Some(c) => model.generate_cancellable(&ids, req.gen_tokens, &sampling(req), c)?,
-                None => model.generate(&ids, req.gen_tokens, &sampling(req))?,
-            };
+            let generated = model.generate_with(&ids, req.gen_tokens, &sampling(req), &[], cancel)?;
             let (text, gen_offs) = text::continuation(tok, p, &ids, &generated)?;
             ids.extend(&generated);
             offs.extend(gen_offs);

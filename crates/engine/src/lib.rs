@@ -41,7 +41,7 @@ pub use eval::{eval, EvalOptions, EvalReport};
 pub use info::{sae_info, SaeInfo, SparsitySummary};
 pub use pair::{Adapter, Pair};
 pub use stats::{feature_stats, FeatureStats};
-pub use steer::{steer, steering_edit, steering_vector, SteerFeature, SteerOptions, Steered};
+pub use steer::{steer, steer_cancellable, steering_edit, steering_vector, SteerFeature, SteerOptions, Steered};
 pub use tokenize::{tokenize, Token, Tokenized};
 pub use top::{top_features, Reduce, TopFeature, TopReport};
 pub use top_texts::{top_texts, Example, FeatureExamples};

@@ -14,6 +14,7 @@
 //! +3..+5 visibly steers and +10 already turns the text into repetition.
 
 use std::str::FromStr;
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
@@ -155,6 +156,11 @@ pub fn steering_edit(pair: &Pair, features: &[(u32, f32)]) -> Result<Edit> {
 /// Generate from `prompt` with `features` steering at the pair's hook; with `opts.compare`,
 /// also without, using the same sampling and seed. bos is prepended as the model does.
 pub fn steer(pair: &Pair, prompt: &str, features: &[(u32, f32)], opts: &SteerOptions) -> Result<Steered> {
+    steer_cancellable(pair, prompt, features, opts, None)
+}
+
+/// [`steer`] that stops with `Cancelled` once `cancel` is set (checked between tokens).
+pub fn steer_cancellable(pair: &Pair, prompt: &str, features: &[(u32, f32)], opts: &SteerOptions, cancel: Option<&AtomicBool>) -> Result<Steered> {
     let model = pair.model;
     let edit = steering_edit(pair, features)?;
     let ids = model.tokenizer.encode(prompt, model.add_bos()).map_err(saex_model::Error::from)?;
@@ -162,8 +168,8 @@ pub fn steer(pair: &Pair, prompt: &str, features: &[(u32, f32)], opts: &SteerOpt
         return Err(Error::Invalid("the prompt has no tokens".into()));
     }
     let text = |new: Vec<u32>| -> Result<String> { Ok(model.tokenizer.decode(&new).map_err(saex_model::Error::from)?) };
-    let steered = text(model.generate_edited(&ids, opts.max_new_tokens, &opts.sampling, &[(pair.hook, edit)])?)?;
-    let baseline = if opts.compare { Some(text(model.generate(&ids, opts.max_new_tokens, &opts.sampling)?)?) } else { None };
+    let steered = text(model.generate_with(&ids, opts.max_new_tokens, &opts.sampling, &[(pair.hook, edit)], cancel)?)?;
+    let baseline = if opts.compare { Some(text(model.generate_with(&ids, opts.max_new_tokens, &opts.sampling, &[], cancel)?)?) } else { None };
     Ok(Steered {
         prompt: prompt.to_string(),
         features: features.iter().map(|&(feature_id, coefficient)| SteerFeature { feature_id, coefficient }).collect(),

@@ -294,10 +294,17 @@ impl Model {
         generate::generate(self, prompt, max_new, sampling, &[], None)
     }
 
-    /// [`Model::generate`] that stops with [`Error::Cancelled`] once `cancel` is set
+    /// [`Model::generate_edited`] that stops with [`Error::Cancelled`] once `cancel` is set
     /// (checked between tokens): a server answering "too slow" also stops the work.
-    pub fn generate_cancellable(&self, prompt: &[u32], max_new: usize, sampling: &Sampling, cancel: &std::sync::atomic::AtomicBool) -> Result<Vec<u32>> {
-        generate::generate(self, prompt, max_new, sampling, &[], Some(cancel))
+    pub fn generate_with(
+        &self,
+        prompt: &[u32],
+        max_new: usize,
+        sampling: &Sampling,
+        edits: &[(Hook, Edit)],
+        cancel: Option<&std::sync::atomic::AtomicBool>,
+    ) -> Result<Vec<u32>> {
+        generate::generate(self, prompt, max_new, sampling, edits, cancel)
     }
 
     /// [`Model::generate`] with `edits` applied at every step (e.g. SAE steering).

@@ -53,6 +53,7 @@ impl From<saex_engine::Error> for ApiError {
     fn from(e: saex_engine::Error) -> ApiError {
         match e {
             saex_engine::Error::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
+            saex_engine::Error::Model(saex_model::Error::Cancelled) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "cancelled at the time limit"),
             saex_engine::Error::Model(saex_model::Error::TooLong { .. } | saex_model::Error::Invalid(_)) => {
                 ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
             }

@@ -220,7 +220,7 @@ pub(crate) async fn steer(Extract(st): Extract<State>, raw: Result<Bytes, BytesR
     if req.features.is_empty() {
         return Err(ApiError::bad_field("features", "give at least one {\"feature_id\", \"coefficient\"}"));
     }
-    let out = run(&st, move |s, _| {
+    let out = run(&st, move |s, cancel| {
         check_model(s, &req.model_id)?;
         if !s.logits {
             return Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "this server loaded the model without its unembedding; it cannot generate"));
@@ -233,7 +233,7 @@ pub(crate) async fn steer(Extract(st): Extract<State>, raw: Result<Bytes, BytesR
             sampling: saex_model::Sampling { temperature: req.temperature, top_p: req.top_p, seed: req.seed },
             compare: req.compare,
         };
-        saex_engine::steer(&pair, &req.prompt, &features, &opts).map_err(|e| match e {
+        saex_engine::steer_cancellable(&pair, &req.prompt, &features, &opts, Some(cancel)).map_err(|e| match e {
             saex_engine::Error::Invalid(m) => ApiError::bad_field("features", m),
             other => other.into(),
         })
