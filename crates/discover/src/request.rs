@@ -273,6 +273,9 @@ impl DiscoverRequest {
             return Err(Error::field(if self.text.is_some() { "text" } else { "prompt" }, "is empty"));
         }
         if matches!(input, Input::Generate(_)) {
+            if self.gen_tokens == 0 {
+                return Err(Error::field("gen_tokens", "must be at least 1 when generating (to analyse the prompt alone, set generate to false)"));
+            }
             if self.gen_tokens > MAX_GEN_TOKENS {
                 return Err(Error::field("gen_tokens", format!("at most {MAX_GEN_TOKENS}, got {}", self.gen_tokens)));
             }
@@ -354,6 +357,8 @@ mod tests {
         assert_eq!(pct.input().unwrap_err().field_name(), Some("min_coverage_pct"));
         let span = DiscoverRequest { text: Some("abc".into()), spans: vec![[2, 1]], ..Default::default() };
         assert_eq!(span.input().unwrap_err().field_name(), Some("spans"));
+        let zero = DiscoverRequest { prompt: Some("abc".into()), gen_tokens: 0, ..Default::default() };
+        assert_eq!(zero.input().unwrap_err().field_name(), Some("gen_tokens"));
         let stream = DiscoverRequest { text: Some("abc".into()), streams: vec!["resid".into()], ..Default::default() };
         assert_eq!(stream.input().unwrap_err().field_name(), Some("streams"));
     }
