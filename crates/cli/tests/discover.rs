@@ -7,7 +7,7 @@
 //!
 //! Every run uses `--no-cache` or a temporary `--cache-dir`, never the user's cache.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -81,15 +81,12 @@ fn check(r: &DiscoverResponse, min_coverage_pct: f64) {
 }
 
 /// The proto-labels the demo SAE ships in its own `labels.jsonl` (none if it ships none).
-fn shipped_labels() -> HashMap<u32, String> {
-    let Ok(text) = std::fs::read_to_string(saex_testutil::root().join("demo/sae/labels.jsonl")) else { return HashMap::new() };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (v["feature_id"].as_u64().unwrap() as u32, v["label"].as_str().unwrap().trim().to_string())
-        })
-        .collect()
+fn shipped_labels() -> std::collections::HashMap<u32, String> {
+    let path = saex_testutil::root().join("demo/sae/labels.jsonl");
+    if !path.exists() {
+        return Default::default();
+    }
+    saex_discover::labels::read(&path).unwrap().into_iter().map(|e| (e.feature, e.label)).collect()
 }
 
 fn ids(r: &DiscoverResponse) -> Vec<u32> {

@@ -70,10 +70,11 @@ pub fn discover_with_capture(session: &Session, req: &DiscoverRequest, cancel: O
     let first = usize::from(cap.has_bos);
     let n = cap.tokens.len();
     let restrict = (!req.restrict_features.is_empty()).then_some(req.restrict_features.as_slice());
+    let codes: Vec<saex_sae::SparseActs> = cap.saes.iter().map(|c| c.acts()).collect();
     let mut ranked: Vec<Ranked> = Vec::new();
     let mut kept_tokens = 0;
     for (k, s) in saes.iter().enumerate() {
-        let codes = cap.saes[k].acts();
+        let codes = &codes[k];
         let proxy = match req.token_filter {
             TokenFilter::Entropy => cap.entropy.as_deref().ok_or_else(|| Error::Invalid("the capture has no entropies".into()))?,
             TokenFilter::Norm => &cap.saes[k].norms,
@@ -81,7 +82,7 @@ pub fn discover_with_capture(session: &Session, req: &DiscoverRequest, cancel: O
         let kept = keep_top(proxy, first..n, req.topk_tokens_per_seq);
         kept_tokens = kept.len();
         let reference_mean = s.stats.as_ref().map(|st| st.mean.as_slice());
-        let seq = Sequence { acts: &codes, kept: &kept, span: &span, background: &background, reference_mean };
+        let seq = Sequence { acts: codes, kept: &kept, span: &span, background: &background, reference_mean };
         if req.score_mode == ScoreMode::Selectivity && reference_mean.is_none() && !background.iter().any(|&b| b) {
             return Err(Error::field(
                 "score_mode",
@@ -109,7 +110,7 @@ pub fn discover_with_capture(session: &Session, req: &DiscoverRequest, cancel: O
         ranked.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.sae.cmp(&b.sae)).then(a.scored.feature.cmp(&b.scored.feature)));
         ranked.truncate(req.return_top_x);
     }
-    let features = ranked.iter().map(|r| evidence(&cap, saes[r.sae], &cap.saes[r.sae].acts(), r, req)).collect();
+    let features = ranked.iter().map(|r| evidence(&cap, saes[r.sae], &codes[r.sae], r, req)).collect();
     let mut layers: Vec<usize> = Vec::new();
     for s in &saes {
         if let Some(l) = s.hook.layer() {

@@ -66,14 +66,11 @@ async fn get(app: Router, uri: &str) -> (StatusCode, Value) {
 
 /// The proto-labels the demo SAE ships in its own `labels.jsonl` (none if it ships none).
 fn shipped_labels() -> std::collections::HashMap<u32, String> {
-    let Ok(text) = std::fs::read_to_string(saex_testutil::root().join("demo/sae/labels.jsonl")) else { return Default::default() };
-    text.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            let v: Value = serde_json::from_str(l).unwrap();
-            (v["feature_id"].as_u64().unwrap() as u32, v["label"].as_str().unwrap().trim().to_string())
-        })
-        .collect()
+    let path = saex_testutil::root().join("demo/sae/labels.jsonl");
+    if !path.exists() {
+        return Default::default();
+    }
+    saex_discover::labels::read(&path).unwrap().into_iter().map(|e| (e.feature, e.label)).collect()
 }
 
 const DISCOVER: &str = "/v1/sae/features/discover";
