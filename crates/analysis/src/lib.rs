@@ -1,47 +1,31 @@
 //! # Brief overview
 //!
-//! `saex-discover` answers "which SAE features did the model use here?" (seed 002): run a
-//! prompt (and its generated continuation) or a text through the model, encode each selected
-//! SAE's hook, keep the most informative tokens, score every feature (mean, max, coverage
-//! above τ, selectivity), gate by coverage, rank, and attach evidence (top spans of the text,
-//! proto-labels, Neuronpedia links).
+//! `saex-analysis` holds the pure functions of saex's analyses: they take SAE codes
+//! ([`saex_sae::SparseActs`]) and plain numbers, never a model, so each is tested against
+//! hand-computed values. The engine runs the model and calls them.
 //!
-//! - [`Session`]: a model and its SAEs loaded once, with each SAE's reference statistics
-//!   (`feature_stats.safetensors`) and label catalogs, and the activation [`saex_cache`].
-//! - [`DiscoverRequest`] / [`DiscoverResponse`]: seed 002's body and response; the CLI, a
-//!   prompts-file line and the HTTP API all fill the same struct.
-//! - [`discover()`]: the algorithm; [`score`] holds its arithmetic.
+//! - [`discover`]: seed 002's request/response types ([`DiscoverRequest`],
+//!   [`DiscoverResponse`]), token pre-filter, scoring ([`discover::score`]) and spans.
+//! - [`top`]: ranking a text's features by a reduction over its tokens.
+//! - [`from_json`]: any request type from JSON, errors naming the field.
 //!
-//! ```no_run
-//! use saex_discover::{discover, DiscoverRequest, Session, SessionOptions};
+//! ```
+//! use saex_analysis::top::{rank, Reduce};
+//! use saex_sae::SparseActs;
 //!
-//! let opts = SessionOptions { logits: true, ..Default::default() };
-//! let session = Session::open("gemma-3-270m-q4_k_m.gguf", &["demo/sae".to_string()], opts)?;
-//! let req = DiscoverRequest { prompt: Some("def fib(n):".into()), gen_tokens: 32, ..Default::default() };
-//! let res = discover(&session, &req)?;
-//! for f in &res.features {
-//!     println!("{} {:.3} {:?}", f.feature_id, f.score, f.proto_label);
-//! }
-//! # Ok::<(), saex_discover::Error>(())
+//! // Two tokens: feature 3 fires 1.0 then 2.0, feature 5 fires 4.0 on the first.
+//! let acts = SparseActs { indptr: vec![0, 2, 3], features: vec![3, 5, 3], values: vec![1.0, 4.0, 2.0], d_sae: 8 };
+//! let top = rank(&acts, 0, 10, Reduce::Mean, &|_| true);
+//! assert_eq!((top[0].feature, top[0].value), (5, 2.0)); // (4 + 0) / 2
+//! assert_eq!((top[1].feature, top[1].value), (3, 1.5)); // (1 + 2) / 2
 //! ```
 #![deny(missing_docs)]
 
-mod batch;
-mod capture;
-mod discover;
+pub mod discover;
 mod error;
-pub mod filter;
-pub mod labels;
-mod request;
-mod response;
-pub mod score;
-mod session;
-pub mod text;
+mod json;
+pub mod top;
 
-pub use batch::{from_json, line_error, parse, request_from_line};
-pub use capture::{capture, capture_cancellable, Captured, CapturedSae};
-pub use discover::{discover, discover_with_capture};
+pub use discover::{DiscoverRequest, DiscoverResponse};
 pub use error::{Error, Result};
-pub use request::{DiscoverRequest, Input, ScoreMode, Tau, TokenFilter, MAX_GEN_TOKENS};
-pub use response::{Analyzed, DiscoverResponse, FeatureResult, LineError, Scores, TopSpan, CSV_COLUMNS};
-pub use session::{release_saes, ReferenceStats, Session, SessionOptions, SessionSae, LABELS_FILE, STATS_FILE};
+pub use json::from_json;
