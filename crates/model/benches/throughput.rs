@@ -22,10 +22,7 @@ use saex_hooks::Hook;
 use saex_model::Model;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
 }
 
 /// Matmul FLOPs per token for `blocks` blocks plus attention over `seq` positions.
@@ -72,9 +69,8 @@ fn main() {
     let n_batches = tokens / (batch * seq);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let vocab = model.dims().d_vocab as u32;
-    let batches: Vec<Vec<Vec<u32>>> = (0..n_batches)
-        .map(|_| (0..batch).map(|_| (0..seq).map(|_| rng.random_range(0..vocab)).collect()).collect())
-        .collect();
+    let batches: Vec<Vec<Vec<u32>>> =
+        (0..n_batches).map(|_| (0..batch).map(|_| (0..seq).map(|_| rng.random_range(0..vocab)).collect()).collect()).collect();
     let mut times = Vec::new();
     for _ in 0..repeat {
         let t = Instant::now();

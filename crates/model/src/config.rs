@@ -57,12 +57,7 @@ impl Rope {
             Rope::Default { theta } => crate::ops::Rotary::new(theta, dim),
             Rope::Linear { theta, factor } => crate::ops::Rotary::new(theta, dim).scaled(factor),
             Rope::Llama3 { theta, factor, low_freq_factor, high_freq_factor, original_max } => {
-                crate::ops::Rotary::new(theta, dim).llama3_scaled(
-                    factor,
-                    low_freq_factor,
-                    high_freq_factor,
-                    original_max,
-                )
+                crate::ops::Rotary::new(theta, dim).llama3_scaled(factor, low_freq_factor, high_freq_factor, original_max)
             }
         }
     }
@@ -73,10 +68,8 @@ impl HfConfig {
     /// `text_config`; that part is what saex runs.
     pub fn read(dir: &Path) -> Result<HfConfig> {
         let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path)
-            .map_err(|source| Error::Io { path: path.clone(), source })?;
-        let json: Value = serde_json::from_str(&text)
-            .map_err(|e| Error::BadFile { path: path.clone(), msg: format!("bad JSON: {e}") })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let json: Value = serde_json::from_str(&text).map_err(|e| Error::BadFile { path: path.clone(), msg: format!("bad JSON: {e}") })?;
         Ok(HfConfig { path, json })
     }
 
@@ -145,10 +138,7 @@ impl HfConfig {
         let Some(v) = self.text().get("layer_types").filter(|v| !v.is_null()) else {
             return Ok(None);
         };
-        let list: Vec<String> = v
-            .as_array()
-            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
-            .unwrap_or_default();
+        let list: Vec<String> = v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
         if list.len() != n_layers {
             return Err(self.err("layer_types", format!("expected {n_layers} strings, got {v}")));
         }
@@ -185,9 +175,7 @@ impl HfConfig {
     }
 
     fn rope_from(&self, s: &Value, key: &str) -> Result<Rope> {
-        let num = |k: &str| {
-            s.get(k).and_then(Value::as_f64).ok_or_else(|| self.err(key, format!("missing number `{k}` in {s}")))
-        };
+        let num = |k: &str| s.get(k).and_then(Value::as_f64).ok_or_else(|| self.err(key, format!("missing number `{k}` in {s}")));
         let theta = num("rope_theta")?;
         let kind = s.get("rope_type").or_else(|| s.get("type")).and_then(Value::as_str).unwrap_or("default");
         match kind {
@@ -220,11 +208,9 @@ impl LayerKind {
         match s {
             "full_attention" => Ok(LayerKind::Full),
             "sliding_attention" => Ok(LayerKind::Sliding),
-            other => Err(Error::Config {
-                path: path.to_path_buf(),
-                key: "layer_types".into(),
-                msg: format!("unknown layer type `{other}`"),
-            }),
+            other => {
+                Err(Error::Config { path: path.to_path_buf(), key: "layer_types".into(), msg: format!("unknown layer type `{other}`") })
+            }
         }
     }
 

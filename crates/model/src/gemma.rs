@@ -61,9 +61,7 @@ pub struct Config {
 /// sliding/full starting with sliding; Gemma 3 has a full layer every 6th (5, 11, 17...).
 fn default_layer_types(model_type: &str, n: usize) -> Vec<LayerKind> {
     let period = if model_type == "gemma2" { 2 } else { 6 };
-    (0..n)
-        .map(|i| if (i + 1) % period == 0 { LayerKind::Full } else { LayerKind::Sliding })
-        .collect()
+    (0..n).map(|i| if (i + 1) % period == 0 { LayerKind::Full } else { LayerKind::Sliding }).collect()
 }
 
 impl Config {
@@ -73,9 +71,7 @@ impl Config {
         let layer_types = match c.layer_types(n)? {
             Some(list) => list.iter().map(|s| LayerKind::parse(s, &c.path)).collect::<Result<_>>()?,
             None => match c.usize_opt("sliding_window_pattern")? {
-                Some(p) => (0..n)
-                    .map(|i| if (i + 1) % p == 0 { LayerKind::Full } else { LayerKind::Sliding })
-                    .collect(),
+                Some(p) => (0..n).map(|i| if (i + 1) % p == 0 { LayerKind::Full } else { LayerKind::Sliding }).collect(),
                 None => default_layer_types(model_type, n),
             },
         };
@@ -212,9 +208,7 @@ impl Attention {
         let p = format!("model.layers.{l}.self_attn");
         let (d, hd) = (cfg.hidden_size, cfg.head_dim);
         let (nh, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
-        let norm = |name: &str| {
-            RmsNorm::load(w, &format!("{p}.{name}"), hd, cfg.rms_norm_eps, plus_one)
-        };
+        let norm = |name: &str| RmsNorm::load(w, &format!("{p}.{name}"), hd, cfg.rms_norm_eps, plus_one);
         Ok(Attention {
             layer: l,
             q_proj: Linear::load(w, &format!("{p}.q_proj"), d, nh * hd, false)?,
@@ -293,9 +287,7 @@ struct Block {
 
 impl Block {
     fn load(cfg: &Config, w: &Weights, l: usize, plus_one: bool) -> Result<Block> {
-        let norm = |name: &str| {
-            RmsNorm::load(w, &format!("model.layers.{l}.{name}"), cfg.hidden_size, cfg.rms_norm_eps, plus_one)
-        };
+        let norm = |name: &str| RmsNorm::load(w, &format!("model.layers.{l}.{name}"), cfg.hidden_size, cfg.rms_norm_eps, plus_one);
         Ok(Block {
             layer: l,
             kind: cfg.layer_types[l],
@@ -352,9 +344,7 @@ impl Model {
         let plus_one = !w.is_gguf();
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
         let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
-        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers))
-            .map(|l| Block::load(&cfg, w, l, plus_one))
-            .collect::<Result<Vec<_>>>()?;
+        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers)).map(|l| Block::load(&cfg, w, l, plus_one)).collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, plus_one)?;
         let tied = !w.contains("lm_head.weight");
         let lm_head = if opts.logits && !tied { Some(w.get("lm_head.weight", &[v, d])?) } else { None };
@@ -377,7 +367,14 @@ impl Model {
 
     /// Run `ids` `[batch, pos]` (positions `start..`), recording into `cap`; logits
     /// `[batch, pos, vocab]` when `stop.logits`.
-    pub fn forward(&self, ids: &Tensor, start: usize, mut cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        mut cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
         check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.tied)?;
         let t = ids.dim(1)?;
         let scale = (self.cfg.hidden_size as f64).sqrt() as f32 as f64;

@@ -56,11 +56,8 @@ fn sample(logits: &[f32], s: &Sampling, rng: &mut rand::rngs::StdRng) -> u32 {
         return argmax(logits);
     }
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
-    let mut probs: Vec<(u32, f64)> = logits
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| (i as u32, ((l as f64 - max) / s.temperature).exp()))
-        .collect();
+    let mut probs: Vec<(u32, f64)> =
+        logits.iter().enumerate().map(|(i, &l)| (i as u32, ((l as f64 - max) / s.temperature).exp())).collect();
     let total: f64 = probs.iter().map(|p| p.1).sum();
     probs.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     let mut kept = 0.0;
@@ -85,7 +82,14 @@ fn sample(logits: &[f32], s: &Sampling, rng: &mut rand::rngs::StdRng) -> u32 {
 
 /// See [`Model::generate`]. Between steps, a set `cancel` flag stops the loop with
 /// [`Error::Cancelled`].
-pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling, edits: &[(Hook, Edit)], cancel: Option<&AtomicBool>) -> Result<Vec<u32>> {
+pub fn generate(
+    model: &Model,
+    prompt: &[u32],
+    max_new: usize,
+    s: &Sampling,
+    edits: &[(Hook, Edit)],
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<u32>> {
     s.check()?;
     if prompt.is_empty() {
         return Err(Error::Invalid("cannot generate from an empty prompt".into()));

@@ -171,8 +171,8 @@ impl Block {
 /// A GPT-2 model.
 pub struct Model {
     cfg: Config,
-    wte: Embedding, // [vocab, d_model]
-    wpe: Tensor, // [n_ctx, d_model]
+    wte: Embedding,     // [vocab, d_model]
+    wpe: Tensor,        // [n_ctx, d_model]
     blocks: Vec<Block>, // possibly fewer than n_layer: see LoadOptions
     ln_f: LayerNorm,
 }
@@ -185,9 +185,7 @@ impl Model {
         let d = cfg.n_embd;
         let wte = w.embedding(&format!("{prefix}wte.weight"), &[cfg.vocab_size, d])?;
         let wpe = w.get(&format!("{prefix}wpe.weight"), &[cfg.n_positions, d])?;
-        let blocks = (0..opts.blocks_of(cfg.n_layer))
-            .map(|l| Block::load(&cfg, w, prefix, l))
-            .collect::<Result<Vec<_>>>()?;
+        let blocks = (0..opts.blocks_of(cfg.n_layer)).map(|l| Block::load(&cfg, w, prefix, l)).collect::<Result<Vec<_>>>()?;
         let ln_f = LayerNorm::load(w, &format!("{prefix}ln_f"), d, cfg.layer_norm_epsilon)?;
         Ok(Model { cfg, wte, wpe, blocks, ln_f })
     }
@@ -199,7 +197,14 @@ impl Model {
 
     /// Run `ids` `[batch, pos]` (positions `start..`), recording into `cap`; logits
     /// `[batch, pos, vocab]` when `stop.logits`.
-    pub fn forward(&self, ids: &Tensor, start: usize, mut cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        mut cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
         check_stop(stop, self.blocks.len(), true)?;
         let (b, t) = ids.dims2()?;
         let embed = self.wte.lookup(ids)?; // [batch, pos, d_model]

@@ -116,10 +116,7 @@ impl LoadOptions {
 /// Refuses a pass that needs weights the model was loaded without.
 pub(crate) fn check_stop(stop: Stop, loaded_blocks: usize, has_unembed: bool) -> Result<()> {
     if stop.blocks > loaded_blocks {
-        return Err(Error::Invalid(format!(
-            "this model was loaded with only {loaded_blocks} blocks; the pass needs {}",
-            stop.blocks
-        )));
+        return Err(Error::Invalid(format!("this model was loaded with only {loaded_blocks} blocks; the pass needs {}", stop.blocks)));
     }
     if stop.logits && !has_unembed {
         return Err(Error::Invalid("this model was loaded without its unembedding; logits need it".into()));
@@ -218,7 +215,14 @@ impl Model {
     }
 
     /// One forward pass over `ids` `[batch, pos]` starting at position `start`.
-    pub fn forward(&self, ids: &Tensor, start: usize, cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
         match &self.arch {
             Arch::Gpt2(m) => m.forward(ids, start, cache, cap, stop),
             Arch::Gemma(m) => m.forward(ids, start, cache, cap, stop),

@@ -179,7 +179,11 @@ impl Attention {
             kw = unpermute(kw, nkv)?;
         }
         let bias_of = |name: &str, n: usize| -> Result<Option<Tensor>> {
-            if bias { w.get(&format!("{p}.{name}.bias"), &[n]).map(Some) } else { Ok(None) }
+            if bias {
+                w.get(&format!("{p}.{name}.bias"), &[n]).map(Some)
+            } else {
+                Ok(None)
+            }
         };
         let q_proj = Linear::new(qw, bias_of("q_proj", nh * hd)?)?;
         let k_proj = Linear::new(kw, bias_of("k_proj", nkv * hd)?)?;
@@ -195,7 +199,15 @@ impl Attention {
         })
     }
 
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+    ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let q = split_heads(&self.q_proj.forward(x)?, self.n_heads, self.head_dim)?; // [batch, head, pos, d_head]
         let k = split_heads(&self.k_proj.forward(x)?, self.n_kv, self.head_dim)?;
@@ -249,9 +261,7 @@ struct Block {
 
 impl Block {
     fn load(cfg: &Config, w: &Weights, l: usize) -> Result<Block> {
-        let norm = |name: &str| {
-            RmsNorm::load(w, &format!("model.layers.{l}.{name}"), cfg.hidden_size, cfg.rms_norm_eps, false)
-        };
+        let norm = |name: &str| RmsNorm::load(w, &format!("model.layers.{l}.{name}"), cfg.hidden_size, cfg.rms_norm_eps, false);
         Ok(Block {
             layer: l,
             input_layernorm: norm("input_layernorm")?,
@@ -262,7 +272,15 @@ impl Block {
     }
 
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
-    fn forward(&self, resid_pre: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
+    fn forward(
+        &self,
+        resid_pre: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+    ) -> Result<Tensor> {
         let l = self.layer;
         let resid_pre = &cap.hook(Hook::ResidPre(l), resid_pre.clone())?;
         let x = self.input_layernorm.forward(resid_pre)?;
@@ -294,15 +312,9 @@ impl Model {
     pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
         let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
-        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers))
-            .map(|l| Block::load(&cfg, w, l))
-            .collect::<Result<Vec<_>>>()?;
+        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers)).map(|l| Block::load(&cfg, w, l)).collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, false)?;
-        let lm_head = if opts.logits && !cfg.tie_word_embeddings {
-            Some(w.get("lm_head.weight", &[v, d])?)
-        } else {
-            None
-        };
+        let lm_head = if opts.logits && !cfg.tie_word_embeddings { Some(w.get("lm_head.weight", &[v, d])?) } else { None };
         Ok(Model { rotary: cfg.rope.rotary(cfg.head_dim), cfg, embed_tokens, blocks, norm, lm_head })
     }
 
@@ -313,7 +325,14 @@ impl Model {
 
     /// Run `ids` `[batch, pos]` (positions `start..`), recording into `cap`; logits
     /// `[batch, pos, vocab]` when `stop.logits`.
-    pub fn forward(&self, ids: &Tensor, start: usize, mut cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        mut cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
         check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.cfg.tie_word_embeddings)?;
         let t = ids.dim(1)?;
         let embed = self.embed_tokens.lookup(ids)?; // [batch, pos, d_model]

@@ -6,7 +6,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use crate::config::HfConfig;
 use crate::error::{Error, Result};
 use crate::tokenizer::Tokenizer;
@@ -27,7 +26,9 @@ pub fn load(spec: &str, opts: LoadOptions) -> Result<Model> {
         let dir = resolve_hub_cache(spec)?;
         return load_hf_dir(&dir, spec, opts);
     }
-    Err(Error::NotFound(format!("{spec}: no such file or directory (expected a .gguf file, a Hugging Face model directory or a hub id like google/gemma-2-2b)")))
+    Err(Error::NotFound(format!(
+        "{spec}: no such file or directory (expected a .gguf file, a Hugging Face model directory or a hub id like google/gemma-2-2b)"
+    )))
 }
 
 /// Find `repo` (`org/name`, optionally `@revision`) with the files a model needs in the
@@ -41,8 +42,8 @@ pub fn resolve_hub_cache(spec: &str) -> Result<PathBuf> {
     if saex_hub::fetch(repo, revision, "model.safetensors").is_err() {
         let index = saex_hub::fetch(repo, revision, "model.safetensors.index.json").map_err(not_found)?;
         let text = std::fs::read_to_string(&index).map_err(|source| Error::Io { path: index.clone(), source })?;
-        let json: serde_json::Value = serde_json::from_str(&text)
-            .map_err(|e| Error::BadFile { path: index.clone(), msg: format!("bad JSON: {e}") })?;
+        let json: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| Error::BadFile { path: index.clone(), msg: format!("bad JSON: {e}") })?;
         let mut shards: Vec<&str> = json["weight_map"].as_object().into_iter().flatten().filter_map(|(_, v)| v.as_str()).collect();
         shards.sort_unstable();
         shards.dedup();
@@ -109,11 +110,7 @@ fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let arch_name = gguf
         .meta("general.architecture")?
         .to_string()
-        .map_err(|_| Error::Config {
-            path: path.to_path_buf(),
-            key: "general.architecture".into(),
-            msg: "not a string".into(),
-        })?
+        .map_err(|_| Error::Config { path: path.to_path_buf(), key: "general.architecture".into(), msg: "not a string".into() })?
         .clone();
     let tokenizer = Tokenizer::from_gguf(&gguf.content)?;
     let name = gguf.meta("general.name").ok().and_then(|v| v.to_string().ok()).cloned();

@@ -95,11 +95,7 @@ impl GgufFile {
     }
 
     fn bad_meta(&self, key: &str, expected: &str, got: &gguf_file::Value) -> Error {
-        Error::Config {
-            path: self.path.clone(),
-            key: key.to_string(),
-            msg: format!("expected {expected}, got {:?}", got.value_type()),
-        }
+        Error::Config { path: self.path.clone(), key: key.to_string(), msg: format!("expected {expected}, got {:?}", got.value_type()) }
     }
 
     fn stored_name(&self, hf_name: &str) -> String {
@@ -114,10 +110,9 @@ impl GgufFile {
         // A poisoned lock only means another thread panicked mid-read; the reader seeks
         // before every read, so its state is still usable.
         let mut reader = self.reader.lock().unwrap_or_else(|p| p.into_inner());
-        self.content.tensor(&mut *reader, name, &Device::Cpu).map_err(|e| Error::BadFile {
-            path: self.path.clone(),
-            msg: format!("tensor `{name}`: {}", first_line(&e)),
-        })
+        self.content
+            .tensor(&mut *reader, name, &Device::Cpu)
+            .map_err(|e| Error::BadFile { path: self.path.clone(), msg: format!("tensor `{name}`: {}", first_line(&e)) })
     }
 }
 
@@ -130,24 +125,18 @@ impl Weights {
             (single.clone(), vec![single])
         } else if index.exists() {
             let text = std::fs::read_to_string(&index).map_err(io_err(&index))?;
-            let json: serde_json::Value = serde_json::from_str(&text)
-                .map_err(|e| Error::BadFile { path: index.clone(), msg: format!("bad JSON: {e}") })?;
-            let map = json.get("weight_map").and_then(|m| m.as_object()).ok_or_else(|| {
-                Error::BadFile { path: index.clone(), msg: "no `weight_map` object".into() }
-            })?;
-            let mut files: Vec<PathBuf> = map
-                .values()
-                .filter_map(|v| v.as_str())
-                .map(|f| dir.join(f))
-                .collect();
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| Error::BadFile { path: index.clone(), msg: format!("bad JSON: {e}") })?;
+            let map = json
+                .get("weight_map")
+                .and_then(|m| m.as_object())
+                .ok_or_else(|| Error::BadFile { path: index.clone(), msg: "no `weight_map` object".into() })?;
+            let mut files: Vec<PathBuf> = map.values().filter_map(|v| v.as_str()).map(|f| dir.join(f)).collect();
             files.sort();
             files.dedup();
             (index, files)
         } else {
-            return Err(Error::NotFound(format!(
-                "{}: no model.safetensors or model.safetensors.index.json",
-                dir.display()
-            )));
+            return Err(Error::NotFound(format!("{}: no model.safetensors or model.safetensors.index.json", dir.display())));
         };
         for f in &files {
             if !f.exists() {
@@ -158,10 +147,8 @@ impl Weights {
         // the mapping is read-only and saex never writes to checkpoint files while they are
         // open. A file truncated under us by another process is the one unprotected case.
         #[allow(unsafe_code)]
-        let st = unsafe { MmapedSafetensors::multi(&files) }.map_err(|e| Error::BadFile {
-            path: path.clone(),
-            msg: format!("not a readable safetensors file: {}", first_line(&e)),
-        })?;
+        let st = unsafe { MmapedSafetensors::multi(&files) }
+            .map_err(|e| Error::BadFile { path: path.clone(), msg: format!("not a readable safetensors file: {}", first_line(&e)) })?;
         Ok(Weights::Safetensors { path, st })
     }
 
@@ -205,32 +192,20 @@ impl Weights {
         let name = self.stored_name(hf_name);
         let t = match self {
             Weights::Safetensors { path, st } => {
-                let view = st
-                    .get(&name)
-                    .map_err(|_| Error::MissingTensor { path: path.clone(), name: name.clone() })?;
+                let view = st.get(&name).map_err(|_| Error::MissingTensor { path: path.clone(), name: name.clone() })?;
                 self.check_shape(&name, shape, view.shape())?;
-                let t = view.load(&Device::Cpu).map_err(|e| Error::BadFile {
-                    path: path.clone(),
-                    msg: format!("tensor `{name}`: {}", first_line(&e)),
-                })?;
+                let t = view
+                    .load(&Device::Cpu)
+                    .map_err(|e| Error::BadFile { path: path.clone(), msg: format!("tensor `{name}`: {}", first_line(&e)) })?;
                 match t.dtype() {
                     DType::F32 => t,
                     DType::F16 | DType::BF16 | DType::F64 => t.to_dtype(DType::F32)?,
-                    other => {
-                        return Err(Error::UnsupportedDtype {
-                            path: path.clone(),
-                            name,
-                            dtype: format!("{other:?}"),
-                        })
-                    }
+                    other => return Err(Error::UnsupportedDtype { path: path.clone(), name, dtype: format!("{other:?}") }),
                 }
             }
             Weights::Gguf(g) => {
-                let info = g
-                    .content
-                    .tensor_infos
-                    .get(&name)
-                    .ok_or_else(|| Error::MissingTensor { path: g.path.clone(), name: name.clone() })?;
+                let info =
+                    g.content.tensor_infos.get(&name).ok_or_else(|| Error::MissingTensor { path: g.path.clone(), name: name.clone() })?;
                 self.check_shape(&name, shape, info.shape.dims())?;
                 g.qtensor(&name)?.dequantize(&Device::Cpu)?
             }
@@ -267,12 +242,7 @@ impl Weights {
         if expected == got {
             Ok(())
         } else {
-            Err(Error::BadShape {
-                path: self.path().to_path_buf(),
-                name: name.to_string(),
-                expected: expected.to_vec(),
-                got: got.to_vec(),
-            })
+            Err(Error::BadShape { path: self.path().to_path_buf(), name: name.to_string(), expected: expected.to_vec(), got: got.to_vec() })
         }
     }
 }

@@ -156,8 +156,7 @@ fn a_sharded_checkpoint_loads_like_a_single_file() {
     let (a, b) = names.split_at(names.len() / 2);
     let mut weight_map = serde_json::Map::new();
     for (file, part) in [("model-00001-of-00002.safetensors", a), ("model-00002-of-00002.safetensors", b)] {
-        let shard: std::collections::HashMap<String, Tensor> =
-            part.iter().map(|n| ((*n).clone(), tensors[*n].clone())).collect();
+        let shard: std::collections::HashMap<String, Tensor> = part.iter().map(|n| ((*n).clone(), tensors[*n].clone())).collect();
         candle_core::safetensors::save(&shard, dir.join(file)).unwrap();
         for n in part {
             weight_map.insert((*n).clone(), file.into());
