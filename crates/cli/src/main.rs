@@ -41,6 +41,8 @@ struct Cli {
     command: Command,
 }
 
+// One Command value per process: its size does not matter, boxing the big variants would.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Token ids and pieces of a text, as the model's tokenizer makes them.

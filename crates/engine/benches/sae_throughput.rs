@@ -6,6 +6,7 @@
 //!     [--tokens 8192 --batch 16 --seq 128 --encode-batch 512 --repeat 3]
 //! ```
 //! `scripts/bench.sh` runs it next to SAELens (+ TransformerLens) and writes BENCHMARKS.md.
+#![allow(clippy::print_stdout)] // a benchmark's result is what it prints
 
 use std::time::Instant;
 

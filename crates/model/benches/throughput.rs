@@ -8,6 +8,7 @@
 //! ```
 //! Timed in-process with `Instant` over whole workloads (seconds each); `scripts/bench.sh`
 //! runs it next to the Python stack and writes BENCHMARKS.md.
+#![allow(clippy::print_stdout)] // a benchmark's result is what it prints
 
 use std::time::Instant;
 

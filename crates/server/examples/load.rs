@@ -6,6 +6,7 @@
 //!       --addr 127.0.0.1:8080 --path /v1/sae/features/discover --bodies bodies.jsonl --clients 8 --requests 64
 //!
 //! std only: a benchmark client should not share the server's HTTP stack.
+#![allow(clippy::print_stdout)] // a benchmark's result is what it prints
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
