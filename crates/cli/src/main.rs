@@ -4,10 +4,14 @@
 mod cache_args;
 mod capture;
 mod corpus;
+mod dashboard;
 mod discover;
 mod encode;
 mod eval;
+mod feature;
 mod generate;
+mod highlight;
+mod index;
 mod logging;
 mod output;
 mod pages;
@@ -55,7 +59,7 @@ enum Command {
     Encode(encode::Args),
     /// The SAE features that matter most for a text.
     TopFeatures(top_features::Args),
-    /// The corpus snippets where chosen features fire hardest.
+    /// Where a feature fires hardest: from an index, or over texts.
     TopTexts(top_texts::Args),
     /// Describe an SAE: architecture, shapes, hook, model, sparsity.
     SaeInfo(sae_info::Args),
@@ -73,6 +77,14 @@ enum Command {
     Steer(steer::Args),
     /// Train a TopK SAE on a hook over a corpus (SAELens format out).
     Train(train::Args),
+    /// The corpus activation index: build (sharded like a cluster job) and merge.
+    Index(index::Args),
+    /// Everything an index knows about one feature.
+    Feature(feature::Args),
+    /// Feature dashboards from an index, and a page to browse them.
+    Dashboard(dashboard::Args),
+    /// A text shaded by chosen features, as a page.
+    Highlight(highlight::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -91,6 +103,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a, out),
         Command::Steer(a) => steer::run(a, out),
         Command::Train(a) => train::run(a, out),
+        Command::Index(a) => index::run(a, out),
+        Command::Feature(a) => feature::run(a, out),
+        Command::Dashboard(a) => dashboard::run(a, out),
+        Command::Highlight(a) => highlight::run(a, out),
     }
 }
 
