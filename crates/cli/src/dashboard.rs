@@ -23,6 +23,9 @@ pub struct Args {
     /// Every feature that fires at least once.
     #[arg(long, group = "which")]
     all: bool,
+    /// Every feature a label catalog names.
+    #[arg(long, group = "which")]
+    labelled: bool,
     /// The SAE, when the index holds several.
     #[arg(long)]
     sae: Option<String>,
@@ -41,7 +44,9 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let labels = IndexLabels::load(&index, &args.labels)?;
     let sae = args.sae.as_deref();
     let summaries = saex_engine::summaries(&index, sae, &labels)?;
-    let chosen: Vec<u32> = if args.all {
+    let chosen: Vec<u32> = if args.labelled {
+        summaries.iter().filter(|s| s.label.is_some()).map(|s| s.feature_id).collect()
+    } else if args.all {
         summaries.iter().filter(|s| s.stats.firing_count > 0).map(|s| s.feature_id).collect()
     } else if let Some(n) = args.top_frequent {
         let mut by: Vec<&saex_engine::FeatureSummary> = summaries.iter().collect();
