@@ -10,6 +10,7 @@ mod encode;
 mod eval;
 mod feature;
 mod generate;
+mod groups;
 mod highlight;
 mod index;
 mod logging;
@@ -85,6 +86,8 @@ enum Command {
     Dashboard(dashboard::Args),
     /// A text shaded by chosen features, as a page.
     Highlight(highlight::Args),
+    /// Group-discriminative features (seed 000): build per-response vectors, select.
+    Groups(groups::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -107,6 +110,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Feature(a) => feature::run(a, out),
         Command::Dashboard(a) => dashboard::run(a, out),
         Command::Highlight(a) => highlight::run(a, out),
+        Command::Groups(a) => groups::run(a, out),
     }
 }
 

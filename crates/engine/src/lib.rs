@@ -43,6 +43,8 @@ mod error;
 mod eval;
 mod features;
 mod generate;
+mod groups;
+pub mod groups_store;
 mod highlight;
 mod index;
 mod info;
@@ -62,6 +64,10 @@ pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};
 pub use features::{feature, summaries, top_texts_indexed, FeatureSummary, IndexLabels, TopText};
 pub use generate::{capture, generate, GenerateRequest, Generated};
+pub use groups::{
+    group_vectors, groups, groups_build, read_groups, read_items, select_groups, write_groups, GroupFeature, GroupItem, GroupReport,
+    GroupVectors, GroupsBuildRequest, GroupsManifest, GroupsReport, GroupsRequest, SelectOptions, Skipped,
+};
 pub use highlight::{highlight, HighlightRequest, Highlighted, HighlightedFeature};
 pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress};
 pub use info::{sae_info, Density, SaeInfo};
