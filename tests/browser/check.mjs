@@ -70,6 +70,21 @@ const KINDS = {
       if (!(await groups.first().locator(".example").first().isVisible())) throw new Error("opening a quantile group shows no example");
     }
   },
+  // The exploration report: tables and both heatmaps render; hovering a heatmap cell shows
+  // its text, feature and activation.
+  async explore(page, report) {
+    report.sections = await page.locator("section.view").count();
+    if (report.sections < 4) throw new Error("the report has " + report.sections + " sections");
+    const maps = page.locator("svg.heatmap");
+    report.heatmaps = await maps.count();
+    if (report.heatmaps !== 2) throw new Error("expected 2 heatmaps, found " + report.heatmaps);
+    const cell = maps.nth(1).locator("rect.cell").first();
+    await cell.scrollIntoViewIfNeeded();
+    await cell.hover();
+    const t = await page.locator("#tip").textContent();
+    if (!/activation \d/.test(t)) throw new Error("hovering a heatmap cell shows no activation: " + JSON.stringify(t));
+    report.tooltip = t.split("\n").join(" | ");
+  },
   // The browse page: search by id and by label filters the list; a row opens its dashboard.
   async browse(page, report) {
     const rows = page.locator("#list tbody tr");

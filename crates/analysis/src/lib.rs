@@ -9,6 +9,7 @@
 //! - [`top`]: ranking a text's features by a reduction over its tokens.
 //! - [`logit`]: a feature's logit-weight distribution (seed 004), accumulated blockwise.
 //! - [`groups`]: group-discriminative features (seed 000's three conditions).
+//! - [`explore`]: the exploration notebook's analyses and concept finder (seed 001).
 //! - [`from_json`]: any request type from JSON, errors naming the field.
 //!
 //! ```
@@ -25,6 +26,7 @@
 
 pub mod discover;
 mod error;
+pub mod explore;
 pub mod groups;
 mod json;
 pub mod logit;

@@ -8,6 +8,7 @@ mod dashboard;
 mod discover;
 mod encode;
 mod eval;
+mod explore;
 mod feature;
 mod generate;
 mod groups;
@@ -88,6 +89,11 @@ enum Command {
     Highlight(highlight::Args),
     /// Group-discriminative features (seed 000): build per-response vectors, select.
     Groups(groups::Args),
+    /// The exploration notebook (seed 001): frequent, strongest, selective features,
+    /// specialists per category, co-activation, heatmaps.
+    Explore(explore::Args),
+    /// The features a set of texts sharing a concept have in common (seed 001).
+    Concept(explore::ConceptArgs),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -111,6 +117,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Dashboard(a) => dashboard::run(a, out),
         Command::Highlight(a) => highlight::run(a, out),
         Command::Groups(a) => groups::run(a, out),
+        Command::Explore(a) => explore::run(a, out),
+        Command::Concept(a) => explore::run_concept(a, out),
     }
 }
 

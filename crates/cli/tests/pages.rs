@@ -57,3 +57,29 @@ fn top_features_page_in_chromium() {
     let report = check_page(&page, "texts", &dir.path().join("top.png"));
     assert!(report.contains("\"views\":2"), "{report}");
 }
+
+#[test]
+fn explore_page_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("explore.html");
+    let data = saex_testutil::root().join("examples/diverse_texts.jsonl");
+    let out = ok(saex(&[
+        "explore",
+        "--model",
+        &gemma(),
+        "--sae",
+        &demo_sae(),
+        "--data",
+        data.to_str().unwrap(),
+        "--strong",
+        "1.5",
+        "--json",
+        "--out",
+        page.to_str().unwrap(),
+    ]));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(r["exploration"]["n_texts"], 70);
+    assert_eq!(r["exploration"]["categories"].as_array().unwrap().len(), 7);
+    let report = check_page(&page, "explore", &dir.path().join("explore.png"));
+    assert!(report.contains("\"heatmaps\":2"), "{report}");
+}

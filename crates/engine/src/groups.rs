@@ -322,9 +322,12 @@ pub struct GroupsManifest {
     pub truncated: usize,
 }
 
+/// Responses with their 1-based line numbers.
+pub type NumberedItems = Vec<(usize, GroupItem)>;
+
 /// Read a data file: one `{"<group_field>": …, "text": …}` per line. Lines without the group
 /// field are skipped and reported.
-pub fn read_items(path: &Path, group_field: &str) -> Result<(Vec<(usize, GroupItem)>, Vec<Skipped>)> {
+pub fn read_items(path: &Path, group_field: &str) -> Result<(NumberedItems, Vec<Skipped>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::File { path: path.display().to_string(), message: e.to_string() })?;
     let (mut items, mut skipped) = (Vec::new(), Vec::new());
     for (i, raw) in bytes.split(|&b| b == b'\n').enumerate() {

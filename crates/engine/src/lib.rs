@@ -41,6 +41,7 @@ mod discover;
 mod encode;
 mod error;
 mod eval;
+mod explore;
 mod features;
 mod generate;
 mod groups;
@@ -62,6 +63,7 @@ pub use discover::{capture as discover_capture, discover, discover_with_capture,
 pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
 pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};
+pub use explore::{concept, explore, CategorizedText, ConceptReport, ConceptRequest, ExploreReport, ExploreRequest};
 pub use features::{feature, summaries, top_texts_indexed, FeatureSummary, IndexLabels, TopText};
 pub use generate::{capture, generate, GenerateRequest, Generated};
 pub use groups::{

@@ -115,6 +115,8 @@ fn env() -> Result<&'static Environment<'static>, Error> {
             ("dashboard.js", include_str!("../templates/dashboard.js")),
             ("browse.html", include_str!("../templates/browse.html")),
             ("browse.js", include_str!("../templates/browse.js")),
+            ("explore.html", include_str!("../templates/explore.html")),
+            ("explore.js", include_str!("../templates/explore.js")),
         ] {
             env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
@@ -157,6 +159,16 @@ pub fn browse_page<T: Serialize>(title: &str, subtitle: &str, features: &[T], hr
     render("browse.html", title, subtitle, &Data { features, href })
 }
 
+/// Seed 001's exploration report: `report` is the serialised `ExploreReport` (the JSON of
+/// `saex explore --json`).
+pub fn explore_page<T: Serialize>(title: &str, subtitle: &str, report: &T) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        report: &'a T,
+    }
+    render("explore.html", title, subtitle, &Data { report })
+}
+
 /// Texts, each with its features: click a feature to shade the text by it.
 pub fn texts_page(title: &str, subtitle: &str, views: &[TextView]) -> Result<String, Error> {
     #[derive(Serialize)]
@@ -181,7 +193,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for name in ["base.html", "texts.html", "dashboard.html", "browse.html"] {
+        for name in ["base.html", "texts.html", "dashboard.html", "browse.html", "explore.html"] {
             assert!(env().unwrap().get_template(name).is_ok(), "{name}");
         }
     }

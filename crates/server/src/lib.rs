@@ -13,6 +13,9 @@
 //! | `POST /v1/tokenize` | `TokenizeRequest` → `Tokenized` | `tokenize` |
 //! | `POST /v1/steer` | `SteerRequest` → `Steered` | `steer` |
 //! | `POST /v1/sae/features/highlight` | `HighlightRequest` → `Highlighted` | `highlight` |
+//! | `POST /v1/analysis/groups` | `GroupsRequest` → `GroupsReport` (seed 000) | `groups` |
+//! | `POST /v1/analysis/explore` | `ExploreRequest` → `ExploreReport` (seed 001) | `explore` |
+//! | `POST /v1/analysis/concept` | `ConceptRequest` → `ConceptReport` (seed 001) | `concept` |
 //! | `GET /v1/features/{sae}/{n}` | a feature's index record (`saex feature --json`) | `feature` |
 //! | `GET /v1/features/{sae}/{n}/dashboard` | its dashboard page (HTML) | `feature` |
 //! | `GET /v1/models` | the loaded model and SAEs | `loaded` |
@@ -91,6 +94,9 @@ struct State {
         routes::tokenize,
         routes::steer,
         routes::highlight,
+        routes::groups,
+        routes::explore,
+        routes::concept,
         routes::feature,
         routes::dashboard,
         routes::models,
@@ -132,6 +138,9 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/v1/tokenize", post(routes::tokenize))
         .route("/v1/steer", post(routes::steer))
         .route("/v1/sae/features/highlight", post(routes::highlight))
+        .route("/v1/analysis/groups", post(routes::groups))
+        .route("/v1/analysis/explore", post(routes::explore))
+        .route("/v1/analysis/concept", post(routes::concept))
         .route("/v1/features/{sae}/{feature}", get(routes::feature))
         .route("/v1/features/{sae}/{feature}/dashboard", get(routes::dashboard))
         .route("/v1/models", get(routes::models))

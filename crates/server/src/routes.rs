@@ -150,6 +150,39 @@ pub(crate) async fn dashboard(
     Ok(axum::response::Html(page))
 }
 
+/// Group-discriminative features (seed 000) of responses given inline (`saex groups`).
+#[utoipa::path(post, path = "/v1/analysis/groups", request_body = saex_engine::GroupsRequest,
+    responses((status = 200, body = saex_engine::GroupsReport), (status = 400, body = ErrorBody)))]
+pub(crate) async fn groups(
+    Extract(st): Extract<State>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<saex_engine::GroupsReport>, ApiError> {
+    let req: saex_engine::GroupsRequest = body(raw)?;
+    Ok(Json(run(&st, move |s, _| saex_engine::groups(s, &req)).await?))
+}
+
+/// The exploration notebook's analyses (seed 001) over texts given inline (`saex explore`).
+#[utoipa::path(post, path = "/v1/analysis/explore", request_body = saex_engine::ExploreRequest,
+    responses((status = 200, body = saex_engine::ExploreReport), (status = 400, body = ErrorBody)))]
+pub(crate) async fn explore(
+    Extract(st): Extract<State>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<saex_engine::ExploreReport>, ApiError> {
+    let req: saex_engine::ExploreRequest = body(raw)?;
+    Ok(Json(run(&st, move |s, _| saex_engine::explore(s, &req)).await?))
+}
+
+/// The concept finder (seed 001, `saex concept`).
+#[utoipa::path(post, path = "/v1/analysis/concept", request_body = saex_engine::ConceptRequest,
+    responses((status = 200, body = saex_engine::ConceptReport), (status = 400, body = ErrorBody)))]
+pub(crate) async fn concept(
+    Extract(st): Extract<State>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<saex_engine::ConceptReport>, ApiError> {
+    let req: saex_engine::ConceptRequest = body(raw)?;
+    Ok(Json(run(&st, move |s, _| saex_engine::concept(s, &req)).await?))
+}
+
 /// The loaded model and SAEs.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = Loaded)))]
 pub(crate) async fn models(Extract(st): Extract<State>) -> Json<Loaded> {

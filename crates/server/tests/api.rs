@@ -377,6 +377,9 @@ mod routes {
             ("/v1/tokenize", "post"),
             ("/v1/steer", "post"),
             ("/v1/sae/features/highlight", "post"),
+            ("/v1/analysis/groups", "post"),
+            ("/v1/analysis/explore", "post"),
+            ("/v1/analysis/concept", "post"),
             ("/v1/features/{sae}/{feature}", "get"),
             ("/v1/features/{sae}/{feature}/dashboard", "get"),
             ("/v1/models", "get"),
@@ -521,6 +524,25 @@ mod schemas {
             ),
             ("/v1/sae/features/highlight", Method::POST, json!({ "text": "Hello world", "features": [1, 2] }), StatusCode::OK),
             ("/v1/sae/features/highlight", Method::POST, json!({ "text": "Hello world", "features": [] }), StatusCode::BAD_REQUEST),
+            (
+                "/v1/analysis/groups",
+                Method::POST,
+                json!({ "items": [
+                { "group": "de", "text": "Der Hund läuft schnell." }, { "group": "de", "text": "Die Katze schläft." },
+                { "group": "en", "text": "The dog runs fast." }, { "group": "en", "text": "The cat sleeps." } ],
+                "select": { "strategy": "mean", "thresholds": { "min_preference_ratio": 2.0, "min_firing_rate": 0.5, "min_cv": 0.3 } } }),
+                StatusCode::OK,
+            ),
+            ("/v1/analysis/groups", Method::POST, json!({ "items": [{ "group": "a/b", "text": "x" }] }), StatusCode::BAD_REQUEST),
+            (
+                "/v1/analysis/explore",
+                Method::POST,
+                json!({ "texts": [{ "text": "def f(x): return x", "category": "code" }, { "text": "Guten Morgen!", "category": "de" }], "strong": 1.0 }),
+                StatusCode::OK,
+            ),
+            ("/v1/analysis/explore", Method::POST, json!({ "texts": [] }), StatusCode::BAD_REQUEST),
+            ("/v1/analysis/concept", Method::POST, json!({ "texts": ["import os", "import sys"], "strong": 1.0, "k": 3 }), StatusCode::OK),
+            ("/v1/analysis/concept", Method::POST, json!({ "texts": ["x"], "k": 0 }), StatusCode::BAD_REQUEST),
             ("/v1/models", Method::GET, Value::Null, StatusCode::OK),
             ("/healthz", Method::GET, Value::Null, StatusCode::OK),
             ("/openapi.json", Method::GET, Value::Null, StatusCode::OK),
@@ -573,7 +595,7 @@ mod features {
         let want = saex_engine::feature(&ix.0, Some("sae"), f, &ix.1).unwrap();
         let got: saex_engine::index_store::FeatureRecord = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(got, want);
-        assert!(want.label.is_some() || shipped_labels().get(&f).is_none());
+        assert!(want.label.is_some() || !shipped_labels().contains_key(&f));
         let doc = serde_json::to_value(saex_server::openapi()).unwrap();
         schemas::check(&doc, "/v1/features/{sae}/{feature}", "get", status, &v);
         // The dashboard page.
