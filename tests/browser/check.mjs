@@ -85,6 +85,15 @@ const KINDS = {
     if (!/activation \d/.test(t)) throw new Error("hovering a heatmap cell shows no activation: " + JSON.stringify(t));
     report.tooltip = t.split("\n").join(" | ");
   },
+  // The drift report: the summary and one row per prompt; hovering a row shows the text and ρ.
+  async drift(page, report) {
+    report.rows = await page.locator("#drift tbody tr").count();
+    if (report.rows < 1) throw new Error("the drift report lists no prompt");
+    await page.locator("#drift tbody tr").first().hover();
+    const t = await page.locator("#tip").textContent();
+    if (!/ρ /.test(t)) throw new Error("hovering a row shows no correlation: " + JSON.stringify(t));
+    report.tooltip = t.split("\n").join(" | ");
+  },
   // The browse page: search by id and by label filters the list; a row opens its dashboard.
   async browse(page, report) {
     const rows = page.locator("#list tbody tr");

@@ -10,6 +10,7 @@
 //! - [`logit`]: a feature's logit-weight distribution (seed 004), accumulated blockwise.
 //! - [`groups`]: group-discriminative features (seed 000's three conditions).
 //! - [`explore`]: the exploration notebook's analyses and concept finder (seed 001).
+//! - [`drift`]: two models' discoveries of the same prompts compared (Spearman, gained, lost).
 //! - [`from_json`]: any request type from JSON, errors naming the field.
 //!
 //! ```
@@ -25,6 +26,7 @@
 #![deny(missing_docs)]
 
 pub mod discover;
+pub mod drift;
 mod error;
 pub mod explore;
 pub mod groups;

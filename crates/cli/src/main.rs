@@ -6,6 +6,7 @@ mod capture;
 mod corpus;
 mod dashboard;
 mod discover;
+mod drift;
 mod encode;
 mod eval;
 mod explore;
@@ -94,6 +95,8 @@ enum Command {
     Explore(explore::Args),
     /// The features a set of texts sharing a concept have in common (seed 001).
     Concept(explore::ConceptArgs),
+    /// The same prompts discovered on two models, compared: Spearman, features gained, lost.
+    Drift(drift::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -119,6 +122,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Groups(a) => groups::run(a, out),
         Command::Explore(a) => explore::run(a, out),
         Command::Concept(a) => explore::run_concept(a, out),
+        Command::Drift(a) => drift::run(a, out),
     }
 }
 

@@ -38,6 +38,7 @@
 
 pub mod atomic;
 mod discover;
+mod drift;
 mod encode;
 mod error;
 mod eval;
@@ -60,6 +61,7 @@ mod top;
 mod top_texts;
 
 pub use discover::{capture as discover_capture, discover, discover_with_capture, Captured, CapturedSae};
+pub use drift::{drift, drift_sessions, DriftRequest};
 pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
 pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};

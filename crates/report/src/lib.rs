@@ -117,6 +117,8 @@ fn env() -> Result<&'static Environment<'static>, Error> {
             ("browse.js", include_str!("../templates/browse.js")),
             ("explore.html", include_str!("../templates/explore.html")),
             ("explore.js", include_str!("../templates/explore.js")),
+            ("drift.html", include_str!("../templates/drift.html")),
+            ("drift.js", include_str!("../templates/drift.js")),
         ] {
             env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
@@ -169,6 +171,15 @@ pub fn explore_page<T: Serialize>(title: &str, subtitle: &str, report: &T) -> Re
     render("explore.html", title, subtitle, &Data { report })
 }
 
+/// Two models' discoveries compared: `drift` is the serialised `Drift`.
+pub fn drift_page<T: Serialize>(title: &str, subtitle: &str, drift: &T) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        drift: &'a T,
+    }
+    render("drift.html", title, subtitle, &Data { drift })
+}
+
 /// Texts, each with its features: click a feature to shade the text by it.
 pub fn texts_page(title: &str, subtitle: &str, views: &[TextView]) -> Result<String, Error> {
     #[derive(Serialize)]
@@ -193,7 +204,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for name in ["base.html", "texts.html", "dashboard.html", "browse.html", "explore.html"] {
+        for name in ["base.html", "texts.html", "dashboard.html", "browse.html", "explore.html", "drift.html"] {
             assert!(env().unwrap().get_template(name).is_ok(), "{name}");
         }
     }

@@ -183,6 +183,15 @@ pub(crate) async fn concept(
     Ok(Json(run(&st, move |s, _| saex_engine::concept(s, &req)).await?))
 }
 
+/// Two models' discoveries of the same prompts compared (`saex drift`; the server holds
+/// one model, so the discover results of both are sent).
+#[utoipa::path(post, path = "/v1/analysis/drift", request_body = saex_engine::DriftRequest,
+    responses((status = 200, body = saex_analysis::drift::Drift), (status = 400, body = ErrorBody)))]
+pub(crate) async fn drift(raw: Result<Bytes, BytesRejection>) -> Result<Json<saex_analysis::drift::Drift>, ApiError> {
+    let req: saex_engine::DriftRequest = body(raw)?;
+    Ok(Json(saex_engine::drift(&req)?))
+}
+
 /// The loaded model and SAEs.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = Loaded)))]
 pub(crate) async fn models(Extract(st): Extract<State>) -> Json<Loaded> {

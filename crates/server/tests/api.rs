@@ -380,6 +380,7 @@ mod routes {
             ("/v1/analysis/groups", "post"),
             ("/v1/analysis/explore", "post"),
             ("/v1/analysis/concept", "post"),
+            ("/v1/analysis/drift", "post"),
             ("/v1/features/{sae}/{feature}", "get"),
             ("/v1/features/{sae}/{feature}/dashboard", "get"),
             ("/v1/models", "get"),
@@ -497,6 +498,11 @@ mod schemas {
     #[tokio::test]
     async fn every_route_answers_as_its_schema_says() {
         let doc = serde_json::to_value(saex_server::openapi()).unwrap();
+        let found = |text: &str| {
+            let req = saex_analysis::DiscoverRequest { text: Some(text.into()), return_top_x: 5, ..Default::default() };
+            serde_json::to_value(saex_engine::discover(&session(), &req).unwrap()).unwrap()
+        };
+        let (fox, hello) = (found(FOX), found("Hello world, hello again"));
         let cases: Vec<(&str, Method, Value, StatusCode)> = vec![
             (DISCOVER, Method::POST, json!({ "text": FOX, "return_top_x": 5 }), StatusCode::OK),
             (
@@ -543,6 +549,8 @@ mod schemas {
             ("/v1/analysis/explore", Method::POST, json!({ "texts": [] }), StatusCode::BAD_REQUEST),
             ("/v1/analysis/concept", Method::POST, json!({ "texts": ["import os", "import sys"], "strong": 1.0, "k": 3 }), StatusCode::OK),
             ("/v1/analysis/concept", Method::POST, json!({ "texts": ["x"], "k": 0 }), StatusCode::BAD_REQUEST),
+            ("/v1/analysis/drift", Method::POST, json!({ "a": [fox.clone(), hello.clone()], "b": [fox.clone(), hello] }), StatusCode::OK),
+            ("/v1/analysis/drift", Method::POST, json!({ "a": [fox], "b": [] }), StatusCode::BAD_REQUEST),
             ("/v1/models", Method::GET, Value::Null, StatusCode::OK),
             ("/healthz", Method::GET, Value::Null, StatusCode::OK),
             ("/openapi.json", Method::GET, Value::Null, StatusCode::OK),
