@@ -79,6 +79,97 @@ impl LogitAccumulator {
     }
 }
 
+/// Seed 004's four feature types, read off the logit-weight distribution (after Bloom &
+/// Lin, "Understanding SAE features with the logit lens", 2024).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FeatureType {
+    /// High kurtosis, low std: promotes a few specific tokens (brackets, quotes).
+    LocalContext,
+    /// High std, right skew, low kurtosis: splits the vocabulary (spacing, capitals).
+    Partition,
+    /// High skew, moderate std: promotes a class of tokens (digits, verbs).
+    Prediction,
+    /// Negative skew, low kurtosis: pushes specific tokens down.
+    Suppression,
+    /// None of the four profiles.
+    Unclassified,
+}
+
+impl FeatureType {
+    /// All five, in the order reports list them.
+    pub const ALL: [FeatureType; 5] =
+        [FeatureType::LocalContext, FeatureType::Partition, FeatureType::Prediction, FeatureType::Suppression, FeatureType::Unclassified];
+
+    /// The name used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            FeatureType::LocalContext => "local_context",
+            FeatureType::Partition => "partition",
+            FeatureType::Prediction => "prediction",
+            FeatureType::Suppression => "suppression",
+            FeatureType::Unclassified => "unclassified",
+        }
+    }
+}
+
+/// Where seed 004's words "high", "low" and "moderate" fall. Kurtosis and skewness are scale
+/// free; the standard deviation is not (it grows with the decoder norm and the unembedding's
+/// scale), so it is compared to the median standard deviation of all the SAE's features
+/// (`std_ratio = std / median`). The defaults and why they sit where they do are in
+/// `docs/logit-stats.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TypeThresholds {
+    /// Kurtosis at or above this is "high" (a normal distribution has 3).
+    pub high_kurtosis: f64,
+    /// Kurtosis below this is "low".
+    pub low_kurtosis: f64,
+    /// Skewness at or above this is "high" (a prediction feature's right tail).
+    pub high_skew: f64,
+    /// Skewness above this is "right skew" (partition).
+    pub right_skew: f64,
+    /// Skewness at or below this is "negative" (suppression).
+    pub negative_skew: f64,
+    /// `std_ratio` below this is "low" std.
+    pub low_std: f64,
+    /// `std_ratio` at or above this is "high" std.
+    pub high_std: f64,
+}
+
+impl Default for TypeThresholds {
+    fn default() -> TypeThresholds {
+        TypeThresholds {
+            high_kurtosis: 6.0,
+            low_kurtosis: 3.5,
+            high_skew: 0.5,
+            right_skew: 0.2,
+            negative_skew: -0.2,
+            low_std: 0.8,
+            high_std: 1.25,
+        }
+    }
+}
+
+/// The type of a feature with moments `m` and `std_ratio` (its std over the SAE's median).
+/// The profiles are tried in a fixed order, first match wins: local context (high kurtosis,
+/// low std), suppression (negative skew, low kurtosis), partition (high std, right skew, low
+/// kurtosis), prediction (high skew, std neither low nor high).
+pub fn classify(m: &Moments, std_ratio: f64, t: &TypeThresholds) -> FeatureType {
+    let moderate_std = std_ratio >= t.low_std && std_ratio < t.high_std;
+    if m.kurtosis >= t.high_kurtosis && std_ratio < t.low_std {
+        FeatureType::LocalContext
+    } else if m.skewness <= t.negative_skew && m.kurtosis < t.low_kurtosis {
+        FeatureType::Suppression
+    } else if std_ratio >= t.high_std && m.skewness > t.right_skew && m.kurtosis < t.low_kurtosis {
+        FeatureType::Partition
+    } else if m.skewness >= t.high_skew && moderate_std {
+        FeatureType::Prediction
+    } else {
+        FeatureType::Unclassified
+    }
+}
+
 fn push(v: &mut Vec<(f32, u32)>, x: (f32, u32), k: usize, cmp: impl Fn(&(f32, u32), &(f32, u32)) -> std::cmp::Ordering) {
     if k == 0 || (v.len() == k && cmp(&x, &v[k - 1]) != std::cmp::Ordering::Less) {
         return;
@@ -91,6 +182,24 @@ fn push(v: &mut Vec<(f32, u32)>, x: (f32, u32), k: usize, cmp: impl Fn(&(f32, u3
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_profile_by_hand() {
+        let t = TypeThresholds::default();
+        let m = |skewness, kurtosis| Moments { mean: 0.0, std: 1.0, skewness, kurtosis };
+        assert_eq!(classify(&m(2.0, 40.0), 0.5, &t), FeatureType::LocalContext);
+        assert_eq!(classify(&m(2.0, 40.0), 1.0, &t), FeatureType::Prediction);
+        assert_eq!(classify(&m(-1.0, 3.2), 1.0, &t), FeatureType::Suppression);
+        assert_eq!(classify(&m(-1.0, 12.0), 1.0, &t), FeatureType::Unclassified);
+        assert_eq!(classify(&m(0.3, 3.0), 2.0, &t), FeatureType::Partition);
+        assert_eq!(classify(&m(0.3, 3.0), 1.0, &t), FeatureType::Unclassified);
+        assert_eq!(classify(&m(1.5, 8.0), 1.3, &t), FeatureType::Unclassified);
+        // The boundaries belong where the doc comments say.
+        assert_eq!(classify(&m(1.0, 6.0), 0.8, &t), FeatureType::Prediction);
+        assert_eq!(classify(&m(1.0, 6.0), 0.79, &t), FeatureType::LocalContext);
+        assert_eq!(classify(&m(-0.2, 3.49), 1.0, &t), FeatureType::Suppression);
+        assert_eq!(classify(&m(-0.2, 3.5), 1.0, &t), FeatureType::Unclassified);
+    }
 
     #[test]
     fn moments_by_hand_in_blocks() {

@@ -16,6 +16,7 @@ mod groups;
 mod highlight;
 mod index;
 mod logging;
+mod logit_stats;
 mod output;
 mod pages;
 mod sae_args;
@@ -97,6 +98,9 @@ enum Command {
     Concept(explore::ConceptArgs),
     /// The same prompts discovered on two models, compared: Spearman, features gained, lost.
     Drift(drift::Args),
+    /// What each feature does to the logits (seed 004): moments of W_dec·W_U over the
+    /// vocabulary, top boosted and suppressed tokens, feature type.
+    LogitStats(logit_stats::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -123,6 +127,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Explore(a) => explore::run(a, out),
         Command::Concept(a) => explore::run_concept(a, out),
         Command::Drift(a) => drift::run(a, out),
+        Command::LogitStats(a) => logit_stats::run(a, out),
     }
 }
 

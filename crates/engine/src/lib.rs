@@ -52,6 +52,7 @@ mod index;
 mod info;
 pub mod labels;
 mod logit_lens;
+mod logit_stats;
 mod pair;
 mod session;
 mod stats;
@@ -76,6 +77,7 @@ pub use highlight::{highlight, HighlightRequest, Highlighted, HighlightedFeature
 pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress};
 pub use info::{sae_info, Density, SaeInfo};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
+pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
 pub use saex_analysis::top::Reduce;

@@ -45,6 +45,20 @@ pub struct FeatureLogits {
     pub suppressed: Vec<(u32, f32)>,
 }
 
+/// Refuse an SAE whose decoder does not write the width the unembedding reads.
+pub(crate) fn check_width(session: &Session, sae: usize) -> Result<()> {
+    let s = &session.saes[sae];
+    let d_model = session.model.unembedding()?.w_u.dim(1)?;
+    let d_in = s.sae.w_dec().dim(1)?;
+    if d_in != d_model {
+        return Err(Error::Invalid(format!(
+            "{}: the SAE's decoder writes {d_in} dimensions, the model's unembedding reads {d_model} (an SAE of another hook type or model)",
+            s.id
+        )));
+    }
+    Ok(())
+}
+
 /// The logit-weight distribution of each of `features` of SAE `sae` (the session's model
 /// must be loaded with its unembedding). `each` sees every feature's result in order, so a
 /// caller can stream them.
@@ -60,16 +74,10 @@ pub fn logit_lens(
     if let Some(&f) = features.iter().find(|&&f| f as usize >= d_sae) {
         return Err(Error::field("features", format!("feature {f} is out of range (d_sae {d_sae})")));
     }
+    check_width(session, sae)?;
     let unembed = session.model.unembedding()?;
-    let (vocab, d_model) = unembed.w_u.dims2()?;
+    let (vocab, _) = unembed.w_u.dims2()?;
     let w_dec = s.sae.w_dec().to_dtype(DType::F32)?; // [d_sae, d_in]
-    if w_dec.dim(1)? != d_model {
-        return Err(Error::Invalid(format!(
-            "{}: the SAE's decoder writes {} dimensions, the model's unembedding reads {d_model} (an SAE of another hook type or model)",
-            s.id,
-            w_dec.dim(1)?
-        )));
-    }
     let w_u = unembed.w_u.to_dtype(DType::F32)?; // [vocab, d_model]
                                                  // Per d_model row, the mean over the vocabulary (the centring term), and the norm weight.
     let (scale, mean_u) = if opts.raw {

@@ -119,6 +119,8 @@ fn env() -> Result<&'static Environment<'static>, Error> {
             ("explore.js", include_str!("../templates/explore.js")),
             ("drift.html", include_str!("../templates/drift.html")),
             ("drift.js", include_str!("../templates/drift.js")),
+            ("logit_stats.html", include_str!("../templates/logit_stats.html")),
+            ("logit_stats.js", include_str!("../templates/logit_stats.js")),
         ] {
             env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
@@ -178,6 +180,15 @@ pub fn drift_page<T: Serialize>(title: &str, subtitle: &str, drift: &T) -> Resul
         drift: &'a T,
     }
     render("drift.html", title, subtitle, &Data { drift })
+}
+
+/// Seed 004's logit-weight plots: `report` is the serialised `LogitStatsReport`.
+pub fn logit_stats_page<T: Serialize>(title: &str, subtitle: &str, report: &T) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        report: &'a T,
+    }
+    render("logit_stats.html", title, subtitle, &Data { report })
 }
 
 /// Texts, each with its features: click a feature to shade the text by it.

@@ -30,3 +30,13 @@ function tip(ev, text) {
   TIP.style.top = y + "px";
 }
 function untip() { TIP.hidden = true; }
+function svgEl(tag, attrs) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (k === "text") e.textContent = v;
+    else e.setAttribute(k, v);
+  }
+  return e;
+}
+// Colours of seed 004's feature types (and of groups, in order).
+const PALETTE = ["#2563eb", "#ea580c", "#16a34a", "#9333ea", "#0891b2", "#db2777", "#ca8a04", "#4b5563", "#dc2626", "#65a30d"];
