@@ -24,17 +24,27 @@ pub struct Sampling {
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling { temperature: 0.0, top_p: 1.0, seed: 42 }
+        Sampling {
+            temperature: 0.0,
+            top_p: 1.0,
+            seed: 42,
+        }
     }
 }
 
 impl Sampling {
     fn check(&self) -> Result<()> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(Error::Invalid(format!("temperature must be >= 0, got {}", self.temperature)));
+            return Err(Error::Invalid(format!(
+                "temperature must be >= 0, got {}",
+                self.temperature
+            )));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(Error::Invalid(format!("top_p must be in (0, 1], got {}", self.top_p)));
+            return Err(Error::Invalid(format!(
+                "top_p must be in (0, 1], got {}",
+                self.top_p
+            )));
         }
         Ok(())
     }
@@ -85,18 +95,33 @@ fn sample(logits: &[f32], s: &Sampling, rng: &mut rand::rngs::StdRng) -> u32 {
 
 /// See [`Model::generate`]. Between steps, a set `cancel` flag stops the loop with
 /// [`Error::Cancelled`].
-pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling, edits: &[(Hook, Edit)], cancel: Option<&AtomicBool>) -> Result<Vec<u32>> {
+pub fn generate(
+    model: &Model,
+    prompt: &[u32],
+    max_new: usize,
+    s: &Sampling,
+    edits: &[(Hook, Edit)],
+    cancel: Option<&AtomicBool>,
+) -> Result<Vec<u32>> {
     s.check()?;
     if prompt.is_empty() {
-        return Err(Error::Invalid("cannot generate from an empty prompt".into()));
+        return Err(Error::Invalid(
+            "cannot generate from an empty prompt".into(),
+        ));
     }
     let d = model.dims();
     if prompt.len() + max_new > d.n_ctx {
-        return Err(Error::TooLong { got: prompt.len() + max_new, max: d.n_ctx });
+        return Err(Error::TooLong {
+            got: prompt.len() + max_new,
+            max: d.n_ctx,
+        });
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(s.seed);
     let mut cache = KvCache::new();
-    let stop = Stop { blocks: d.n_layers, logits: true };
+    let stop = Stop {
+        blocks: d.n_layers,
+        logits: true,
+    };
     let eos = model.tokenizer.eos_id();
     let mut out = Vec::with_capacity(max_new);
     let mut cap = Capture::default();
@@ -112,9 +137,9 @@ pub fn generate(model: &Model, prompt: &[u32], max_new: usize, s: &Sampling, edi
         let start = cache.len();
         let ids = ids_tensor(&[input.clone()])?;
         let logits = model
-            .forward(&ids, start, Some(&mut cache), &mut cap, stop)?
+            .forward_last(&ids, start, Some(&mut cache), &mut cap, stop)?
             .ok_or_else(|| Error::Invalid("model returned no logits".into()))?;
-        let last: Tensor = logits.get(0)?.get(input.len() - 1)?; // [vocab]
+        let last: Tensor = logits.get(0)?.get(0)?; // [vocab]: the last position's
         let last = last.squeeze(D::Minus1).unwrap_or(last);
         let next = sample(&last.to_vec1::<f32>()?, s, &mut rng);
         out.push(next);
@@ -134,7 +159,11 @@ mod tests {
     fn top_p_keeps_only_the_nucleus() {
         // probs ∝ exp(logit): [0.665, 0.245, 0.090] for logits [2, 1, 0]; top_p 0.5 keeps
         // only token 0, so every seed must pick it.
-        let s = Sampling { temperature: 1.0, top_p: 0.5, seed: 0 };
+        let s = Sampling {
+            temperature: 1.0,
+            top_p: 0.5,
+            seed: 0,
+        };
         for seed in 0..20 {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             assert_eq!(sample(&[2.0, 1.0, 0.0], &s, &mut rng), 0);
@@ -143,11 +172,17 @@ mod tests {
 
     #[test]
     fn same_seed_same_draws() {
-        let s = Sampling { temperature: 1.0, top_p: 1.0, seed: 7 };
+        let s = Sampling {
+            temperature: 1.0,
+            top_p: 1.0,
+            seed: 7,
+        };
         let logits = [0.1f32, 0.2, 0.3, 0.0, -0.5];
         let draw = |seed| {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            (0..32).map(|_| sample(&logits, &s, &mut rng)).collect::<Vec<_>>()
+            (0..32)
+                .map(|_| sample(&logits, &s, &mut rng))
+                .collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));

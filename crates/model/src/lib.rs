@@ -27,6 +27,7 @@ pub mod config;
 pub mod error;
 pub mod gemma;
 pub mod generate;
+pub mod gguf;
 pub mod gpt2;
 pub mod llama;
 pub mod load;
@@ -76,6 +77,40 @@ pub struct Stop {
     pub logits: bool,
 }
 
+/// The type weight matrices are kept in while the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// As the file stores them: GGUF quantized blocks, F16/BF16, read by kernels that
+    /// dequantize on the fly with f32 activations and sums. Memory is the file's size.
+    #[default]
+    Stored,
+    /// Dequantized to f32 at load (4-8× the memory of a quantized file; the reference path).
+    F32,
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Dtype> {
+        match s {
+            "stored" | "auto" | "quantized" => Ok(Dtype::Stored),
+            "f32" | "float32" => Ok(Dtype::F32),
+            other => Err(Error::Invalid(format!(
+                "unknown dtype `{other}` (expected `stored` or `f32`)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for Dtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dtype::Stored => "stored",
+            Dtype::F32 => "f32",
+        })
+    }
+}
+
 /// Which weights to load. A capture that stops at block 6 of 18 needs neither the later
 /// blocks nor the unembedding; not loading them keeps peak memory to what the run touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,21 +119,50 @@ pub struct LoadOptions {
     pub blocks: Option<usize>,
     /// Load what logits need (all blocks, final norm and unembedding).
     pub logits: bool,
+    /// The type matrices are kept in ([`Dtype::Stored`] unless asked otherwise).
+    pub dtype: Dtype,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions::all()
+    }
 }
 
 impl LoadOptions {
     /// Everything: any hook and logits.
     pub fn all() -> LoadOptions {
-        LoadOptions { blocks: None, logits: true }
+        LoadOptions {
+            blocks: None,
+            logits: true,
+            dtype: Dtype::Stored,
+        }
     }
 
     /// Just what `hooks` (and logits, if asked) need.
     pub fn for_hooks(hooks: &[Hook], logits: bool) -> LoadOptions {
         if logits || hooks.contains(&Hook::LnFinalNormalized) {
-            return LoadOptions { blocks: None, logits };
+            return LoadOptions {
+                blocks: None,
+                logits,
+                dtype: Dtype::Stored,
+            };
         }
-        let blocks = hooks.iter().map(|h| h.blocks_needed(usize::MAX)).max().unwrap_or(0);
-        LoadOptions { blocks: Some(blocks), logits: false }
+        let blocks = hooks
+            .iter()
+            .map(|h| h.blocks_needed(usize::MAX))
+            .max()
+            .unwrap_or(0);
+        LoadOptions {
+            blocks: Some(blocks),
+            logits: false,
+            dtype: Dtype::Stored,
+        }
+    }
+
+    /// The same options with matrices kept in `dtype` (`--dtype f32`).
+    pub fn with_dtype(self, dtype: Dtype) -> LoadOptions {
+        LoadOptions { dtype, ..self }
     }
 
     /// The number of blocks to load out of `n_layers`.
@@ -120,7 +184,9 @@ pub(crate) fn check_stop(stop: Stop, loaded_blocks: usize, has_unembed: bool) ->
         )));
     }
     if stop.logits && !has_unembed {
-        return Err(Error::Invalid("this model was loaded without its unembedding; logits need it".into()));
+        return Err(Error::Invalid(
+            "this model was loaded without its unembedding; logits need it".into(),
+        ));
     }
     Ok(())
 }
@@ -195,12 +261,19 @@ impl Model {
             if l >= d.n_layers {
                 return Err(Error::BadHook {
                     hook,
-                    why: format!("layer {l} is out of range: the model has {} layers (0..={})", d.n_layers, d.n_layers - 1),
+                    why: format!(
+                        "layer {l} is out of range: the model has {} layers (0..={})",
+                        d.n_layers,
+                        d.n_layers - 1
+                    ),
                 });
             }
         }
         if hook == Hook::PosEmbed && !d.has_pos_embed {
-            return Err(Error::BadHook { hook, why: format!("{} has no learned position embedding", self.info.arch) });
+            return Err(Error::BadHook {
+                hook,
+                why: format!("{} has no learned position embedding", self.info.arch),
+            });
         }
         Ok(())
     }
@@ -216,11 +289,35 @@ impl Model {
     }
 
     /// One forward pass over `ids` `[batch, pos]` starting at position `start`.
-    pub fn forward(&self, ids: &Tensor, start: usize, cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
         match &self.arch {
             Arch::Gpt2(m) => m.forward(ids, start, cache, cap, stop),
             Arch::Gemma(m) => m.forward(ids, start, cache, cap, stop),
             Arch::Llama(m) => m.forward(ids, start, cache, cap, stop),
+        }
+    }
+
+    /// [`Model::forward`] returning only the last position's logits (`[batch, 1, vocab]`):
+    /// what decoding needs, without the unembedding of every prompt position.
+    pub(crate) fn forward_last(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
+        match &self.arch {
+            Arch::Gpt2(m) => m.forward_logits(ids, start, cache, cap, stop, true),
+            Arch::Gemma(m) => m.forward_logits(ids, start, cache, cap, stop, true),
+            Arch::Llama(m) => m.forward_logits(ids, start, cache, cap, stop, true),
         }
     }
 
@@ -234,7 +331,13 @@ impl Model {
 
     /// [`Model::run`] with `edits` applied at their hooks (each sees the padded batch
     /// `[batch, pos, ...]`): steering, splicing an SAE reconstruction, ablation.
-    pub fn run_edited(&self, seqs: &[Vec<u32>], hooks: &[Hook], logits: bool, edits: &[(Hook, Edit)]) -> Result<Vec<Activations>> {
+    pub fn run_edited(
+        &self,
+        seqs: &[Vec<u32>],
+        hooks: &[Hook],
+        logits: bool,
+        edits: &[(Hook, Edit)],
+    ) -> Result<Vec<Activations>> {
         let d = self.dims();
         for (h, _) in edits {
             self.check_hook(*h)?;
@@ -250,11 +353,17 @@ impl Model {
             return Err(Error::Invalid("cannot run an empty token sequence".into()));
         }
         if max_len > d.n_ctx {
-            return Err(Error::TooLong { got: max_len, max: d.n_ctx });
+            return Err(Error::TooLong {
+                got: max_len,
+                max: d.n_ctx,
+            });
         }
         for s in seqs {
             if let Some(&bad) = s.iter().find(|&&t| t as usize >= d.d_vocab) {
-                return Err(Error::Invalid(format!("token id {bad} is out of range for a vocabulary of {}", d.d_vocab)));
+                return Err(Error::Invalid(format!(
+                    "token id {bad} is out of range for a vocabulary of {}",
+                    d.d_vocab
+                )));
             }
         }
         let padded: Vec<Vec<u32>> = seqs
@@ -270,18 +379,30 @@ impl Model {
         for (h, e) in edits {
             cap = cap.with_edit(*h, e.clone());
         }
-        let blocks = if logits { d.n_layers } else { cap.blocks_needed().min(d.n_layers) };
-        let blocks = if hooks.contains(&Hook::LnFinalNormalized) { d.n_layers } else { blocks };
+        let blocks = if logits {
+            d.n_layers
+        } else {
+            cap.blocks_needed().min(d.n_layers)
+        };
+        let blocks = if hooks.contains(&Hook::LnFinalNormalized) {
+            d.n_layers
+        } else {
+            blocks
+        };
         let out = self.forward(&ids, 0, None, &mut cap, Stop { blocks, logits })?;
         let values = cap.into_values();
         seqs.iter()
             .enumerate()
             .map(|(i, s)| {
                 let n = s.len();
-                let row = |t: &Tensor| -> Result<Tensor> { Ok(t.get(i)?.narrow(0, 0, n)?.contiguous()?) };
+                let row =
+                    |t: &Tensor| -> Result<Tensor> { Ok(t.get(i)?.narrow(0, 0, n)?.contiguous()?) };
                 Ok(Activations {
                     tokens: s.clone(),
-                    hooks: values.iter().map(|(h, t)| Ok((*h, row(t)?))).collect::<Result<_>>()?,
+                    hooks: values
+                        .iter()
+                        .map(|(h, t)| Ok((*h, row(t)?)))
+                        .collect::<Result<_>>()?,
                     logits: out.as_ref().map(row).transpose()?,
                 })
             })
@@ -290,7 +411,12 @@ impl Model {
 
     /// Generate up to `max_new` tokens after `prompt` with a KV cache; stops early at the
     /// end-of-sequence token. Returns only the new tokens.
-    pub fn generate(&self, prompt: &[u32], max_new: usize, sampling: &Sampling) -> Result<Vec<u32>> {
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        max_new: usize,
+        sampling: &Sampling,
+    ) -> Result<Vec<u32>> {
         generate::generate(self, prompt, max_new, sampling, &[], None)
     }
 
@@ -308,7 +434,13 @@ impl Model {
     }
 
     /// [`Model::generate`] with `edits` applied at every step (e.g. SAE steering).
-    pub fn generate_edited(&self, prompt: &[u32], max_new: usize, sampling: &Sampling, edits: &[(Hook, Edit)]) -> Result<Vec<u32>> {
+    pub fn generate_edited(
+        &self,
+        prompt: &[u32],
+        max_new: usize,
+        sampling: &Sampling,
+        edits: &[(Hook, Edit)],
+    ) -> Result<Vec<u32>> {
         generate::generate(self, prompt, max_new, sampling, edits, None)
     }
 }

@@ -9,8 +9,10 @@ use saex_hooks::{Capture, Hook};
 
 use crate::config::{HfConfig, Rope};
 use crate::error::{Error, Result};
-use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary};
-use crate::weights::{GgufFile, Weights};
+use crate::ops::{
+    self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary,
+};
+use crate::weights::{GgufFile, Mat, Weights};
 use crate::{check_stop, Dims, LoadOptions, Stop};
 
 /// Hyper-parameters (HF `config.json` keys).
@@ -78,26 +80,27 @@ impl Config {
         let k = |s: &str| format!("{arch}.{s}");
         let hidden = g.meta_usize(&k("embedding_length"))?;
         let n_heads = g.meta_usize(&k("attention.head_count"))?;
-        let vocab = g
-            .content
-            .tensor_infos
-            .get("token_embd.weight")
-            .map(|t| t.shape.dims()[0])
-            .ok_or_else(|| Error::MissingTensor { path: g.path.clone(), name: "token_embd.weight".into() })?;
+        let vocab = g.rows_of("token_embd.weight")?;
         Ok(Config {
             model_type: arch.to_string(),
             hidden_size: hidden,
             intermediate_size: g.meta_usize(&k("feed_forward_length"))?,
             num_hidden_layers: g.meta_usize(&k("block_count"))?,
             num_attention_heads: n_heads,
-            num_key_value_heads: g.meta_usize(&k("attention.head_count_kv")).unwrap_or(n_heads),
-            head_dim: g.meta_usize(&k("attention.key_length")).unwrap_or(hidden / n_heads),
+            num_key_value_heads: g
+                .meta_usize(&k("attention.head_count_kv"))
+                .unwrap_or(n_heads),
+            head_dim: g
+                .meta_usize(&k("attention.key_length"))
+                .unwrap_or(hidden / n_heads),
             rms_norm_eps: g.meta_f64(&k("attention.layer_norm_rms_epsilon"))?,
             vocab_size: vocab,
             max_position_embeddings: g.meta_usize(&k("context_length"))?,
             attention_bias: arch == "qwen2",
-            tie_word_embeddings: !g.content.tensor_infos.contains_key("output.weight"),
-            rope: Rope::Default { theta: g.meta_f64(&k("rope.freq_base"))? },
+            tie_word_embeddings: !g.tensors.contains_key("output.weight"),
+            rope: Rope::Default {
+                theta: g.meta_f64(&k("rope.freq_base"))?,
+            },
         })
     }
 
@@ -149,10 +152,29 @@ pub fn gguf_name(hf: &str) -> Option<String> {
 
 /// llama.cpp stores Llama's q/k rows permuted for its interleaved rotary; undo it as
 /// transformers' `reverse_permute_weights` does, so one rotary layout serves both formats.
-fn unpermute(w: Tensor, n_head: usize) -> Result<Tensor> {
-    let (rows, cols) = w.dims2()?;
-    let half = rows / n_head / 2;
-    Ok(w.reshape((n_head, half, 2, cols))?.transpose(1, 2)?.reshape((rows, cols))?)
+/// Whole rows move, so a quantized matrix is permuted in its stored blocks.
+fn unpermute(w: Mat, n_head: usize) -> Result<Mat> {
+    Ok(match w {
+        Mat::Dense(w) => {
+            let (rows, cols) = w.dims2()?;
+            let half = rows / n_head / 2;
+            Mat::Dense(
+                w.reshape((n_head, half, 2, cols))?
+                    .transpose(1, 2)?
+                    .reshape((rows, cols))?,
+            )
+        }
+        Mat::Stored(q) => {
+            // Row (h, j, i) of the result is row (h, i, j) of the stored [n_head, half, 2].
+            let half = q.dims().0 / n_head / 2;
+            let perm: Vec<usize> = (0..n_head)
+                .flat_map(|h| {
+                    (0..2).flat_map(move |j| (0..half).map(move |i| (h * half + i) * 2 + j))
+                })
+                .collect();
+            Mat::Stored(q.permute_rows(&perm))
+        }
+    })
 }
 
 struct Attention {
@@ -172,17 +194,21 @@ impl Attention {
         let (d, hd) = (cfg.hidden_size, cfg.head_dim);
         let (nh, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
         let bias = cfg.attention_bias;
-        let mut qw = w.get(&format!("{p}.q_proj.weight"), &[nh * hd, d])?;
-        let mut kw = w.get(&format!("{p}.k_proj.weight"), &[nkv * hd, d])?;
+        let mut qw = w.matrix(&format!("{p}.q_proj.weight"), [nh * hd, d])?;
+        let mut kw = w.matrix(&format!("{p}.k_proj.weight"), [nkv * hd, d])?;
         if w.is_gguf() && cfg.model_type == "llama" {
             qw = unpermute(qw, nh)?;
             kw = unpermute(kw, nkv)?;
         }
         let bias_of = |name: &str, n: usize| -> Result<Option<Tensor>> {
-            if bias { w.get(&format!("{p}.{name}.bias"), &[n]).map(Some) } else { Ok(None) }
+            if bias {
+                w.get(&format!("{p}.{name}.bias"), &[n]).map(Some)
+            } else {
+                Ok(None)
+            }
         };
-        let q_proj = Linear::new(qw, bias_of("q_proj", nh * hd)?)?;
-        let k_proj = Linear::new(kw, bias_of("k_proj", nkv * hd)?)?;
+        let q_proj = Linear::from_mat(qw, bias_of("q_proj", nh * hd)?)?;
+        let k_proj = Linear::from_mat(kw, bias_of("k_proj", nkv * hd)?)?;
         Ok(Attention {
             layer: l,
             q_proj,
@@ -195,7 +221,15 @@ impl Attention {
         })
     }
 
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+    ) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let q = split_heads(&self.q_proj.forward(x)?, self.n_heads, self.head_dim)?; // [batch, head, pos, d_head]
         let k = split_heads(&self.k_proj.forward(x)?, self.n_kv, self.head_dim)?;
@@ -209,7 +243,8 @@ impl Attention {
         let scale = (self.head_dim as f64).powf(-0.5);
         let z = attention(&q, &k, &v, mask, scale, None)?; // [batch, pos, head, d_head]
         let z = cap.hook(Hook::AttnZ(self.layer), z)?;
-        self.o_proj.forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
+        self.o_proj
+            .forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
     }
 }
 
@@ -250,7 +285,13 @@ struct Block {
 impl Block {
     fn load(cfg: &Config, w: &Weights, l: usize) -> Result<Block> {
         let norm = |name: &str| {
-            RmsNorm::load(w, &format!("model.layers.{l}.{name}"), cfg.hidden_size, cfg.rms_norm_eps, false)
+            RmsNorm::load(
+                w,
+                &format!("model.layers.{l}.{name}"),
+                cfg.hidden_size,
+                cfg.rms_norm_eps,
+                false,
+            )
         };
         Ok(Block {
             layer: l,
@@ -262,7 +303,15 @@ impl Block {
     }
 
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
-    fn forward(&self, resid_pre: &Tensor, cos: &Tensor, sin: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
+    fn forward(
+        &self,
+        resid_pre: &Tensor,
+        cos: &Tensor,
+        sin: &Tensor,
+        mask: &Tensor,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+    ) -> Result<Tensor> {
         let l = self.layer;
         let resid_pre = &cap.hook(Hook::ResidPre(l), resid_pre.clone())?;
         let x = self.input_layernorm.forward(resid_pre)?;
@@ -285,7 +334,7 @@ pub struct Model {
     embed_tokens: Embedding, // [vocab, d_model]
     blocks: Vec<Block>,      // possibly fewer than num_hidden_layers: see LoadOptions
     norm: RmsNorm,
-    lm_head: Option<Tensor>, // None: tied to embed_tokens, or not loaded
+    lm_head: Option<Linear>, // the unembedding (tied: the embedding table); None: not loaded
     rotary: Rotary,
 }
 
@@ -298,12 +347,22 @@ impl Model {
             .map(|l| Block::load(&cfg, w, l))
             .collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, false)?;
-        let lm_head = if opts.logits && !cfg.tie_word_embeddings {
-            Some(w.get("lm_head.weight", &[v, d])?)
-        } else {
-            None
-        };
-        Ok(Model { rotary: cfg.rope.rotary(cfg.head_dim), cfg, embed_tokens, blocks, norm, lm_head })
+        let lm_head = ops::load_head(
+            w,
+            opts,
+            &embed_tokens,
+            "lm_head.weight",
+            [v, d],
+            cfg.tie_word_embeddings,
+        )?;
+        Ok(Model {
+            rotary: cfg.rope.rotary(cfg.head_dim),
+            cfg,
+            embed_tokens,
+            blocks,
+            norm,
+            lm_head,
+        })
     }
 
     /// The config.
@@ -313,8 +372,28 @@ impl Model {
 
     /// Run `ids` `[batch, pos]` (positions `start..`), recording into `cap`; logits
     /// `[batch, pos, vocab]` when `stop.logits`.
-    pub fn forward(&self, ids: &Tensor, start: usize, mut cache: Option<&mut KvCache>, cap: &mut Capture, stop: Stop) -> Result<Option<Tensor>> {
-        check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.cfg.tie_word_embeddings)?;
+    pub fn forward(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
+        self.forward_logits(ids, start, cache, cap, stop, false)
+    }
+
+    /// [`Model::forward`]; `last_only`: logits of the last position only (`[batch, 1, vocab]`).
+    pub(crate) fn forward_logits(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        mut cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+        last_only: bool,
+    ) -> Result<Option<Tensor>> {
+        check_stop(stop, self.blocks.len(), self.lm_head.is_some())?;
         let t = ids.dim(1)?;
         let embed = self.embed_tokens.lookup(ids)?; // [batch, pos, d_model]
         let embed = cap.hook(Hook::Embed, embed)?;
@@ -333,6 +412,14 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        Ok(Some(ops::unembed(self.lm_head.as_ref(), &self.embed_tokens, &self.norm.forward(&x)?)?))
+        let head = self
+            .lm_head
+            .as_ref()
+            .ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
+        Ok(Some(ops::unembed(
+            head,
+            &self.norm.forward(&x)?,
+            last_only,
+        )?))
     }
 }

@@ -195,16 +195,33 @@ const TILE_VALUES: usize = 2 << 20;
 impl QMatrix {
     /// A `[rows, cols]` matrix of `ty` stored at `data[offset..]`, row after row. Fails when
     /// `cols` is not a whole number of blocks or the bytes are too few.
-    pub fn new(ty: QType, rows: usize, cols: usize, data: Bytes, offset: usize) -> Result<QMatrix, String> {
+    pub fn new(
+        ty: QType,
+        rows: usize,
+        cols: usize,
+        data: Bytes,
+        offset: usize,
+    ) -> Result<QMatrix, String> {
         if cols % ty.block_len() != 0 {
-            return Err(format!("{ty} rows of {cols} values are not whole {}-value blocks", ty.block_len()));
+            return Err(format!(
+                "{ty} rows of {cols} values are not whole {}-value blocks",
+                ty.block_len()
+            ));
         }
         let need = offset + rows * ty.bytes_of(cols);
         let have = (*data).as_ref().len();
         if need > have {
-            return Err(format!("{ty} [{rows}, {cols}] needs bytes {offset}..{need}, only {have} present"));
+            return Err(format!(
+                "{ty} [{rows}, {cols}] needs bytes {offset}..{need}, only {have} present"
+            ));
         }
-        Ok(QMatrix { ty, rows, cols, data, offset })
+        Ok(QMatrix {
+            ty,
+            rows,
+            cols,
+            data,
+            offset,
+        })
     }
 
     /// The stored type.
@@ -235,7 +252,13 @@ impl QMatrix {
         for &p in perm {
             out.extend_from_slice(&src[p * rb..(p + 1) * rb]);
         }
-        QMatrix { ty: self.ty, rows: perm.len(), cols: self.cols, data: Arc::new(out), offset: 0 }
+        QMatrix {
+            ty: self.ty,
+            rows: perm.len(),
+            cols: self.cols,
+            data: Arc::new(out),
+            offset: 0,
+        }
     }
 
     /// Rows `ids` dequantized, `ids.len() × cols` values (embedding lookup).
@@ -243,10 +266,12 @@ impl QMatrix {
         let (rb, k, isa) = (self.row_bytes(), self.cols, isa());
         let src = self.bytes();
         let mut out = vec![0f32; ids.len() * k];
-        out.par_chunks_mut(k).zip(ids.par_iter()).for_each(|(o, &id)| {
-            let id = (id as usize).min(self.rows.saturating_sub(1));
-            dispatch::dequant_rows(isa, self.ty, &src[id * rb..(id + 1) * rb], rb, k, o);
-        });
+        out.par_chunks_mut(k)
+            .zip(ids.par_iter())
+            .for_each(|(o, &id)| {
+                let id = (id as usize).min(self.rows.saturating_sub(1));
+                dispatch::dequant_rows(isa, self.ty, &src[id * rb..(id + 1) * rb], rb, k, o);
+            });
         out
     }
 
@@ -255,9 +280,11 @@ impl QMatrix {
         let (rb, k) = (self.row_bytes(), self.cols);
         let src = &self.bytes()[start * rb..(start + n) * rb];
         let per = rows_per_task(n, rb);
-        out.par_chunks_mut(per * k).zip(src.par_chunks(per * rb)).for_each(|(o, s)| {
-            dispatch::dequant_rows(isa, self.ty, s, rb, k, o);
-        });
+        out.par_chunks_mut(per * k)
+            .zip(src.par_chunks(per * rb))
+            .for_each(|(o, s)| {
+                dispatch::dequant_rows(isa, self.ty, s, rb, k, o);
+            });
     }
 
     /// The whole matrix as f32 `[rows, cols]` (the `--dtype f32` path).
@@ -317,7 +344,10 @@ impl QMatrix {
         if per >= n {
             work((&mut out_t[..], src));
         } else {
-            out_t.par_chunks_mut(per * m).zip(src.par_chunks(per * rb)).for_each(work);
+            out_t
+                .par_chunks_mut(per * m)
+                .zip(src.par_chunks(per * rb))
+                .for_each(work);
         }
         for i in 0..m {
             for j in 0..n {
@@ -343,8 +373,14 @@ impl QMatrix {
             // Output columns j0.. of the row-major [m, n] output. (faer 0.24.4's
             // `from_row_major_slice_with_stride_mut` swaps the strides; this is the same
             // view built as the transpose of a column-major one.)
-            let c = faer::MatMut::from_column_major_slice_with_stride_mut(&mut out[j0..], rows, m, n).transpose_mut();
-            let par = if m * rows * k < 1 << 18 { faer::Par::Seq } else { faer::Par::rayon(0) };
+            let c =
+                faer::MatMut::from_column_major_slice_with_stride_mut(&mut out[j0..], rows, m, n)
+                    .transpose_mut();
+            let par = if m * rows * k < 1 << 18 {
+                faer::Par::Seq
+            } else {
+                faer::Par::rayon(0)
+            };
             faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, par);
             j0 += rows;
         }
@@ -361,7 +397,11 @@ impl CustomOp1 for QMatMulT<'_> {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (m, k) = l.shape().dims2()?;
         if k != self.0.cols {
-            candle_core::bail!("quantized matmul: x has {k} columns, {:?} has {}", self.0, self.0.cols)
+            candle_core::bail!(
+                "quantized matmul: x has {k} columns, {:?} has {}",
+                self.0,
+                self.0.cols
+            )
         }
         let Some((start, end)) = l.contiguous_offsets() else {
             candle_core::bail!("quantized matmul needs a contiguous input")
