@@ -306,7 +306,7 @@ impl Model {
 
     /// [`Model::forward`] returning only the last position's logits (`[batch, 1, vocab]`):
     /// what decoding needs, without the unembedding of every prompt position.
-    pub(crate) fn forward_last(
+    pub fn forward_last(
         &self,
         ids: &Tensor,
         start: usize,

@@ -16,6 +16,8 @@
 //!
 //! Block layouts: ggml `ggml-common.h`; see [`blocks`].
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 mod blocks;
 pub mod dispatch;
 
@@ -329,6 +331,16 @@ impl QMatrix {
             .collect();
         let src = self.bytes();
         let per = rows_per_task(n, rb);
+        if m == 1 {
+            // One activation row: each task writes its run of outputs directly.
+            let work = |(o, s): (&mut [f32], &[u8])| dispatch::dot_rows(isa, self.ty, s, rb, x, &sums[0], o);
+            if per >= n {
+                work((out, src));
+            } else {
+                out.par_chunks_mut(per).zip(src.par_chunks(per * rb)).for_each(work);
+            }
+            return;
+        }
         // Transposed output [n, m] so each task owns a contiguous run.
         let mut out_t = vec![0f32; n * m];
         let work = |(o, s): (&mut [f32], &[u8])| {
@@ -344,10 +356,7 @@ impl QMatrix {
         if per >= n {
             work((&mut out_t[..], src));
         } else {
-            out_t
-                .par_chunks_mut(per * m)
-                .zip(src.par_chunks(per * rb))
-                .for_each(work);
+            out_t.par_chunks_mut(per * m).zip(src.par_chunks(per * rb)).for_each(work);
         }
         for i in 0..m {
             for j in 0..n {

@@ -229,3 +229,40 @@ fn too_few_bytes_or_partial_blocks_are_refused() {
     let err = QMatrix::new(QType::Q8_0, 2, 64, Arc::new(vec![0u8; 100]), 0).unwrap_err();
     assert!(err.contains("needs bytes 0..136"), "{err}");
 }
+
+/// Single-thread speed of the fused kernel per type (`cargo test --release -p saex-kernels
+/// -- --ignored --nocapture kernel_speed`): GB/s of weights read and values/ns.
+#[test]
+#[ignore]
+fn kernel_speed() {
+    let n: usize = std::env::var("KS_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
+    let k: usize = std::env::var("KS_COLS").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
+    let only = std::env::var("KS_TYPE").ok();
+    for ty in QType::ALL.into_iter().filter(|t| only.as_deref().is_none_or(|o| o == t.name())) {
+        let mut rng = Rng(5);
+        let bytes = random_bytes(ty, n, k, &mut rng);
+        let w = QMatrix::new(ty, n, k, Arc::new(bytes), 0).unwrap();
+        let x: Vec<f32> = (0..k).map(|_| rng.f32()).collect();
+        let mut xs = Vec::new();
+        blocks::block_sums(&x, &mut xs);
+        for isa in available() {
+            let mut out = vec![0f32; n];
+            let t = std::time::Instant::now();
+            let reps = 5;
+            for _ in 0..reps {
+                dispatch::dot_rows(isa, ty, w.bytes(), w.row_bytes(), &x, &xs, &mut out);
+            }
+            let s = t.elapsed().as_secs_f64() / reps as f64;
+            let mut tile = vec![0f32; n * k];
+            let t = std::time::Instant::now();
+            dispatch::dequant_rows(isa, ty, w.bytes(), w.row_bytes(), k, &mut tile);
+            let sd = t.elapsed().as_secs_f64();
+            eprintln!(
+                "{ty:5} {isa:?}: dot {:.1} GB/s {:.2} values/ns; dequant {:.2} values/ns",
+                w.bytes().len() as f64 / s / 1e9,
+                (n * k) as f64 / s / 1e9,
+                (n * k) as f64 / sd / 1e9
+            );
+        }
+    }
+}
