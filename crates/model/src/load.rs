@@ -150,6 +150,9 @@ fn load_hf_dir(dir: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
 
 fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let gguf = GgufFile::open(path)?;
+    // Before anything else: a piece of a model fails on its missing keys or tensors
+    // otherwise, with a message that does not say why.
+    gguf.check_complete()?;
     let arch_name = gguf
         .meta("general.architecture")?
         .to_string()
