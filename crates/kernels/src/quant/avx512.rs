@@ -84,9 +84,8 @@ pub(crate) fn dot_rows(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: 
 fn q8_0(row: &[u8], x: &[f32]) -> f32 {
     let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
     let mut blocks = row.chunks_exact(34).zip(x.chunks_exact(32));
-    loop {
-        // Two blocks per turn, into two accumulators, to hide the FMA latency.
-        let Some((b, xb)) = blocks.next() else { break };
+    // Two blocks per turn, into two accumulators, to hide the FMA latency.
+    while let Some((b, xb)) = blocks.next() {
         let q0 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[2..])));
         let q1 = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[18..])));
         let s = _mm512_fmadd_ps(q1, load_ps(&xb[16..]), _mm512_mul_ps(q0, load_ps(xb)));

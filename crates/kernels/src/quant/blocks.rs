@@ -16,6 +16,10 @@
 //! 8 bits for its integer dot products), so results equal the dense dequantized model's up
 //! to summation order.
 
+// Lane-indexed loops (`for l in 0..16 { s[l] = … x[l + 16] … }`) are the shape LLVM
+// vectorizes; iterator chains over several slices at offsets would hide it.
+#![allow(clippy::needless_range_loop)]
+
 use super::QType;
 
 /// `a * b + c`, fused where the instruction set has FMA (a libm call otherwise).

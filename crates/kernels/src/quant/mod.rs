@@ -204,7 +204,7 @@ impl QMatrix {
         data: Bytes,
         offset: usize,
     ) -> Result<QMatrix, String> {
-        if cols % ty.block_len() != 0 {
+        if !cols.is_multiple_of(ty.block_len()) {
             return Err(format!(
                 "{ty} rows of {cols} values are not whole {}-value blocks",
                 ty.block_len()
