@@ -61,12 +61,22 @@ pub(crate) fn prefetch(b: &[u8], at: usize, len: usize) {
 
 /// The kernel for `ty`, if this module has one.
 pub(crate) fn has(ty: QType) -> bool {
-    matches!(ty, QType::Q8_0 | QType::Q4_0 | QType::Q5_0 | QType::Q4K | QType::Q6K)
+    matches!(
+        ty,
+        QType::Q8_0 | QType::Q4_0 | QType::Q5_0 | QType::Q4K | QType::Q6K
+    )
 }
 
 /// `out[r] = row r · x` for each stored row (see `dispatch::dot_rows`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
-pub(crate) fn dot_rows(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: &[f32], out: &mut [f32]) {
+pub(crate) fn dot_rows(
+    ty: QType,
+    rows: &[u8],
+    row_bytes: usize,
+    x: &[f32],
+    xs: &[f32],
+    out: &mut [f32],
+) {
     for (i, (r, o)) in rows.chunks_exact(row_bytes).zip(out).enumerate() {
         prefetch(rows, (i + 4) * row_bytes, row_bytes);
         *o = match ty {
@@ -125,7 +135,11 @@ fn q5_0(row: &[u8], x: &[f32]) -> f32 {
         let lo = _mm512_mask_sub_epi32(lo, !(qh as u16), lo, sixteen);
         let hi = _mm512_srli_epi32::<4>(v);
         let hi = _mm512_mask_sub_epi32(hi, !((qh >> 16) as u16), hi, sixteen);
-        let s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), load_ps(&xb[16..]), _mm512_mul_ps(_mm512_cvtepi32_ps(lo), load_ps(xb)));
+        let s = _mm512_fmadd_ps(
+            _mm512_cvtepi32_ps(hi),
+            load_ps(&xb[16..]),
+            _mm512_mul_ps(_mm512_cvtepi32_ps(lo), load_ps(xb)),
+        );
         acc = _mm512_fmadd_ps(s, _mm512_set1_ps(half(b, 0)), acc);
     }
     _mm512_reduce_add_ps(acc)
@@ -136,7 +150,11 @@ fn q4k(row: &[u8], x: &[f32], xs: &[f32]) -> f32 {
     let mut acc = _mm512_setzero_ps();
     let mut min = 0f32;
     let m15 = _mm512_set1_epi32(15);
-    for ((b, xb), sx) in row.chunks_exact(144).zip(x.chunks_exact(256)).zip(xs.chunks_exact(8)) {
+    for ((b, xb), sx) in row
+        .chunks_exact(144)
+        .zip(x.chunks_exact(256))
+        .zip(xs.chunks_exact(8))
+    {
         let (d, dmin) = (half(b, 0), half(b, 2));
         let s = &b[4..16];
         let qs = &b[16..144];
@@ -157,7 +175,10 @@ fn q4k(row: &[u8], x: &[f32], xs: &[f32]) -> f32 {
             let hi = _mm512_fmadd_ps(
                 _mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(vb)),
                 load_ps(&xa[48..]),
-                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(va)), load_ps(&xa[32..])),
+                _mm512_mul_ps(
+                    _mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(va)),
+                    load_ps(&xa[32..]),
+                ),
             );
             acc = _mm512_fmadd_ps(lo, _mm512_set1_ps(d * sc0), acc);
             acc = _mm512_fmadd_ps(hi, _mm512_set1_ps(d * sc1), acc);
@@ -172,14 +193,21 @@ fn scale_min(j: usize, s: &[u8]) -> (f32, f32) {
     if j < 4 {
         ((s[j] & 63) as f32, (s[j + 4] & 63) as f32)
     } else {
-        (((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4)) as f32, ((s[j + 4] >> 4) | ((s[j] >> 6) << 4)) as f32)
+        (
+            ((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4)) as f32,
+            ((s[j + 4] >> 4) | ((s[j] >> 6) << 4)) as f32,
+        )
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
 fn q6k(row: &[u8], x: &[f32]) -> f32 {
     let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let (m15, m3, c32) = (_mm512_set1_epi32(15), _mm512_set1_epi32(3), _mm512_set1_epi32(32));
+    let (m15, m3, c32) = (
+        _mm512_set1_epi32(15),
+        _mm512_set1_epi32(3),
+        _mm512_set1_epi32(32),
+    );
     for (b, xb) in row.chunks_exact(210).zip(x.chunks_exact(256)) {
         let (ql, qh, sc) = (&b[0..128], &b[128..192], &b[192..208]);
         let d = half(b, 208);
@@ -191,8 +219,14 @@ fn q6k(row: &[u8], x: &[f32]) -> f32 {
                 let hb = u8x16(&qh[32 * h + 16 * i..]);
                 let xt = &xb[128 * h + 16 * i..];
                 let q = |nib: __m512i, t: u32| -> __m512 {
-                    let high2 = _mm512_and_si512(_mm512_srlv_epi32(hb, _mm512_set1_epi32(2 * t as i32)), m3);
-                    _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_or_si512(nib, _mm512_slli_epi32::<4>(high2)), c32))
+                    let high2 = _mm512_and_si512(
+                        _mm512_srlv_epi32(hb, _mm512_set1_epi32(2 * t as i32)),
+                        m3,
+                    );
+                    _mm512_cvtepi32_ps(_mm512_sub_epi32(
+                        _mm512_or_si512(nib, _mm512_slli_epi32::<4>(high2)),
+                        c32,
+                    ))
                 };
                 let q0 = q(_mm512_and_si512(lo_a, m15), 0);
                 let q1 = q(_mm512_and_si512(lo_b, m15), 1);
@@ -200,9 +234,21 @@ fn q6k(row: &[u8], x: &[f32]) -> f32 {
                 let q3 = q(_mm512_srli_epi32::<4>(lo_b), 3);
                 let s = |t: usize| d * sc[8 * h + 2 * t + i] as i8 as f32;
                 a0 = _mm512_fmadd_ps(_mm512_mul_ps(q0, load_ps(xt)), _mm512_set1_ps(s(0)), a0);
-                a1 = _mm512_fmadd_ps(_mm512_mul_ps(q1, load_ps(&xt[32..])), _mm512_set1_ps(s(1)), a1);
-                a0 = _mm512_fmadd_ps(_mm512_mul_ps(q2, load_ps(&xt[64..])), _mm512_set1_ps(s(2)), a0);
-                a1 = _mm512_fmadd_ps(_mm512_mul_ps(q3, load_ps(&xt[96..])), _mm512_set1_ps(s(3)), a1);
+                a1 = _mm512_fmadd_ps(
+                    _mm512_mul_ps(q1, load_ps(&xt[32..])),
+                    _mm512_set1_ps(s(1)),
+                    a1,
+                );
+                a0 = _mm512_fmadd_ps(
+                    _mm512_mul_ps(q2, load_ps(&xt[64..])),
+                    _mm512_set1_ps(s(2)),
+                    a0,
+                );
+                a1 = _mm512_fmadd_ps(
+                    _mm512_mul_ps(q3, load_ps(&xt[96..])),
+                    _mm512_set1_ps(s(3)),
+                    a1,
+                );
             }
         }
     }

@@ -180,7 +180,9 @@ pub(crate) fn dot_rows(
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` comes from `available()`, which saw AVX-512 F/BW/VL/DQ, AVX2, FMA,
         // F16C and BMI2 on this CPU (BMI1 comes with BMI2 on every x86 that has both).
-        Isa::Avx512 if super::avx512::has(ty) => unsafe { super::avx512::dot_rows(ty, rows, row_bytes, x, xs, out) },
+        Isa::Avx512 if super::avx512::has(ty) => unsafe {
+            super::avx512::dot_rows(ty, rows, row_bytes, x, xs, out)
+        },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx512 => unsafe { x86::dot_rows_avx512(ty, rows, row_bytes, x, xs, out) },

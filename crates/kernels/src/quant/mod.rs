@@ -333,11 +333,15 @@ impl QMatrix {
         let per = rows_per_task(n, rb);
         if m == 1 {
             // One activation row: each task writes its run of outputs directly.
-            let work = |(o, s): (&mut [f32], &[u8])| dispatch::dot_rows(isa, self.ty, s, rb, x, &sums[0], o);
+            let work = |(o, s): (&mut [f32], &[u8])| {
+                dispatch::dot_rows(isa, self.ty, s, rb, x, &sums[0], o)
+            };
             if per >= n {
                 work((out, src));
             } else {
-                out.par_chunks_mut(per).zip(src.par_chunks(per * rb)).for_each(work);
+                out.par_chunks_mut(per)
+                    .zip(src.par_chunks(per * rb))
+                    .for_each(work);
             }
             return;
         }
@@ -356,7 +360,10 @@ impl QMatrix {
         if per >= n {
             work((&mut out_t[..], src));
         } else {
-            out_t.par_chunks_mut(per * m).zip(src.par_chunks(per * rb)).for_each(work);
+            out_t
+                .par_chunks_mut(per * m)
+                .zip(src.par_chunks(per * rb))
+                .for_each(work);
         }
         for i in 0..m {
             for j in 0..n {

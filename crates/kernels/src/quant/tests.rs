@@ -235,10 +235,19 @@ fn too_few_bytes_or_partial_blocks_are_refused() {
 #[test]
 #[ignore]
 fn kernel_speed() {
-    let n: usize = std::env::var("KS_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
-    let k: usize = std::env::var("KS_COLS").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
+    let n: usize = std::env::var("KS_ROWS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2048);
+    let k: usize = std::env::var("KS_COLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4096);
     let only = std::env::var("KS_TYPE").ok();
-    for ty in QType::ALL.into_iter().filter(|t| only.as_deref().is_none_or(|o| o == t.name())) {
+    for ty in QType::ALL
+        .into_iter()
+        .filter(|t| only.as_deref().is_none_or(|o| o == t.name()))
+    {
         let mut rng = Rng(5);
         let bytes = random_bytes(ty, n, k, &mut rng);
         let w = QMatrix::new(ty, n, k, Arc::new(bytes), 0).unwrap();

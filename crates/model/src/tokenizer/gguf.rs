@@ -490,7 +490,8 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
                 // The named specials (bos, eos, unk, pad) keep their text even outside the
                 // byte alphabet (DeepSeek-R1's `<｜begin▁of▁sentence｜>`): they are added as
                 // special tokens below, which needs the vocabulary to know them by that text.
-                let named = [meta.bos_id, meta.eos_id, meta.unk_id, meta.pad_id].contains(&Some(i as u32));
+                let named =
+                    [meta.bos_id, meta.eos_id, meta.unk_id, meta.pad_id].contains(&Some(i as u32));
                 if in_alphabet(t) || named {
                     t.clone()
                 } else {
@@ -747,8 +748,8 @@ fn template(
 mod tests {
     use super::*;
     use crate::tokenizer::Tokenizer;
-    use std::path::Path;
     use candle_core::quantized::gguf_file::VersionedMagic;
+    use std::path::Path;
 
     fn content(entries: Vec<(&str, Value)>) -> Content {
         Content {
