@@ -254,3 +254,127 @@ fn q6k(row: &[u8], x: &[f32]) -> f32 {
     }
     _mm512_reduce_add_ps(_mm512_add_ps(a0, a1))
 }
+
+/// 16 f32 to the start of `o` (checked), unaligned.
+#[inline(always)]
+fn store_ps(o: &mut [f32], v: __m512) {
+    assert!(o.len() >= 16);
+    // SAFETY: `o` has room for 16 f32 (checked above); `storeu` has no alignment requirement.
+    unsafe { _mm512_storeu_ps(o.as_mut_ptr(), v) }
+}
+
+/// Dequantize each stored row into `k` values of `out` (see `dispatch::dequant_rows`): the
+/// prefill path, which feeds the dequantized tiles to faer.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
+pub(crate) fn dequant_rows(ty: QType, rows: &[u8], row_bytes: usize, k: usize, out: &mut [f32]) {
+    let (m15, m3) = (_mm512_set1_epi32(15), _mm512_set1_epi32(3));
+    for (r, o) in rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(k)) {
+        match ty {
+            QType::Q8_0 => {
+                for (b, o) in r.chunks_exact(34).zip(o.chunks_exact_mut(32)) {
+                    let d = _mm512_set1_ps(half(b, 0));
+                    store_ps(
+                        o,
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[2..]))), d),
+                    );
+                    store_ps(
+                        &mut o[16..],
+                        _mm512_mul_ps(
+                            _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[18..]))),
+                            d,
+                        ),
+                    );
+                }
+            }
+            QType::Q4_0 | QType::Q5_0 => {
+                let (bb, qs_at, off) = if ty == QType::Q4_0 {
+                    (18, 2, 8)
+                } else {
+                    (22, 6, 16)
+                };
+                let off = _mm512_set1_epi32(off);
+                for (b, o) in r.chunks_exact(bb).zip(o.chunks_exact_mut(32)) {
+                    let d = _mm512_set1_ps(half(b, 0));
+                    let v = u8x16(&b[qs_at..]);
+                    let (mut lo, mut hi) = (_mm512_and_si512(v, m15), _mm512_srli_epi32::<4>(v));
+                    if ty == QType::Q5_0 {
+                        let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
+                        lo = _mm512_mask_add_epi32(lo, qh as u16, lo, off);
+                        hi = _mm512_mask_add_epi32(hi, (qh >> 16) as u16, hi, off);
+                    }
+                    store_ps(
+                        o,
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, off)), d),
+                    );
+                    store_ps(
+                        &mut o[16..],
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, off)), d),
+                    );
+                }
+            }
+            QType::Q4K => {
+                for (b, o) in r.chunks_exact(144).zip(o.chunks_exact_mut(256)) {
+                    let (d, dmin) = (half(b, 0), half(b, 2));
+                    let (s, qs) = (&b[4..16], &b[16..144]);
+                    for c in 0..4 {
+                        let q = &qs[32 * c..];
+                        let (va, vb) = (u8x16(q), u8x16(&q[16..]));
+                        for (j, sh) in [(2 * c, 0), (2 * c + 1, 4)] {
+                            let (sc, m) = scale_min(j, s);
+                            let (dl, ml) = (_mm512_set1_ps(d * sc), _mm512_set1_ps(-(dmin * m)));
+                            let nib = |v: __m512i| {
+                                let v = if sh == 0 {
+                                    v
+                                } else {
+                                    _mm512_srli_epi32::<4>(v)
+                                };
+                                _mm512_fmadd_ps(
+                                    _mm512_cvtepi32_ps(_mm512_and_si512(v, m15)),
+                                    dl,
+                                    ml,
+                                )
+                            };
+                            store_ps(&mut o[32 * j..], nib(va));
+                            store_ps(&mut o[32 * j + 16..], nib(vb));
+                        }
+                    }
+                }
+            }
+            QType::Q6K => {
+                let c32 = _mm512_set1_epi32(32);
+                for (b, o) in r.chunks_exact(210).zip(o.chunks_exact_mut(256)) {
+                    let (ql, qh, sc) = (&b[0..128], &b[128..192], &b[192..208]);
+                    let d = half(b, 208);
+                    for h in 0..2 {
+                        for i in 0..2 {
+                            let lo_a = u8x16(&ql[64 * h + 16 * i..]);
+                            let lo_b = u8x16(&ql[64 * h + 32 + 16 * i..]);
+                            let hb = u8x16(&qh[32 * h + 16 * i..]);
+                            for (t, nib) in [
+                                (0usize, _mm512_and_si512(lo_a, m15)),
+                                (1, _mm512_and_si512(lo_b, m15)),
+                                (2, _mm512_srli_epi32::<4>(lo_a)),
+                                (3, _mm512_srli_epi32::<4>(lo_b)),
+                            ] {
+                                let high2 = _mm512_and_si512(
+                                    _mm512_srlv_epi32(hb, _mm512_set1_epi32(2 * t as i32)),
+                                    m3,
+                                );
+                                let q = _mm512_sub_epi32(
+                                    _mm512_or_si512(nib, _mm512_slli_epi32::<4>(high2)),
+                                    c32,
+                                );
+                                let scale = _mm512_set1_ps(d * sc[8 * h + 2 * t + i] as i8 as f32);
+                                store_ps(
+                                    &mut o[128 * h + 32 * t + 16 * i..],
+                                    _mm512_mul_ps(_mm512_cvtepi32_ps(q), scale),
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+            _ => unreachable!("no AVX-512 kernel for {ty}"),
+        }
+    }
+}

@@ -208,6 +208,11 @@ pub(crate) fn dequant_rows(
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: see `dot_rows`.
+        Isa::Avx512 if super::avx512::has(ty) => unsafe {
+            super::avx512::dequant_rows(ty, rows, row_bytes, k, out)
+        },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: see `dot_rows`.
         Isa::Avx512 => unsafe { x86::dequant_rows_avx512(ty, rows, row_bytes, k, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: see `dot_rows`.

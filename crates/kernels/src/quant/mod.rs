@@ -377,30 +377,48 @@ impl QMatrix {
     fn tiled(&self, x: &[f32], m: usize, out: &mut [f32], isa: Isa) {
         let (n, k) = (self.rows, self.cols);
         let nt = (TILE_VALUES / k.max(1)).max(64).min(n);
-        let mut tile = vec![0f32; nt * k];
-        let a = faer::MatRef::from_row_major_slice(x, m, k);
-        let mut j0 = 0;
-        while j0 < n {
-            let rows = nt.min(n - j0);
-            let t = &mut tile[..rows * k];
-            self.dequant_into(j0, rows, t, isa);
-            // Wᵀ tile: [k, rows], column-major view of the row-major [rows, k] buffer.
-            let b = faer::MatRef::from_column_major_slice(t, k, rows);
-            // Output columns j0.. of the row-major [m, n] output. (faer 0.24.4's
-            // `from_row_major_slice_with_stride_mut` swaps the strides; this is the same
-            // view built as the transpose of a column-major one.)
-            let c =
-                faer::MatMut::from_column_major_slice_with_stride_mut(&mut out[j0..], rows, m, n)
-                    .transpose_mut();
-            let par = if m * rows * k < 1 << 18 {
-                faer::Par::Seq
-            } else {
-                faer::Par::rayon(0)
-            };
-            faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, par);
-            j0 += rows;
-        }
+        TILE.with(|cell| {
+            // One buffer per thread, reused: a fresh 8 MB allocation per product was paid in
+            // page faults (huge-page zeroing took ~10% of a prefill). A rayon worker waiting
+            // inside one product may start another on the same thread: that one gets its own.
+            let mut own = Vec::new();
+            let mut borrowed = cell.try_borrow_mut().ok();
+            let tile = borrowed.as_deref_mut().unwrap_or(&mut own);
+            if tile.len() < nt * k {
+                tile.resize(nt * k, 0.0);
+            }
+            let a = faer::MatRef::from_row_major_slice(x, m, k);
+            let mut j0 = 0;
+            while j0 < n {
+                let rows = nt.min(n - j0);
+                let t = &mut tile[..rows * k];
+                self.dequant_into(j0, rows, t, isa);
+                // Wᵀ tile: [k, rows], column-major view of the row-major [rows, k] buffer.
+                let b = faer::MatRef::from_column_major_slice(&t[..], k, rows);
+                // Output columns j0.. of the row-major [m, n] output. (faer 0.24.4's
+                // `from_row_major_slice_with_stride_mut` swaps the strides; this is the same
+                // view built as the transpose of a column-major one.)
+                let c = faer::MatMut::from_column_major_slice_with_stride_mut(
+                    &mut out[j0..],
+                    rows,
+                    m,
+                    n,
+                )
+                .transpose_mut();
+                let par = if m * rows * k < 1 << 18 {
+                    faer::Par::Seq
+                } else {
+                    faer::Par::rayon(0)
+                };
+                faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, par);
+                j0 += rows;
+            }
+        });
     }
+}
+
+thread_local! {
+    static TILE: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 struct QMatMulT<'a>(&'a QMatrix);
