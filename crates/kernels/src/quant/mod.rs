@@ -372,48 +372,65 @@ impl QMatrix {
         }
     }
 
-    /// Tiles of weight rows dequantized to f32, each multiplied by faer into its columns of
-    /// the output.
+    /// Tiles of weight rows dequantized to f32, each multiplied by faer (single-threaded)
+    /// into its rows of the transposed output; tiles are spread over the rayon pool. (faer's
+    /// own parallel matmul per tile spent a third of a 7B prefill in its barriers.)
     fn tiled(&self, x: &[f32], m: usize, out: &mut [f32], isa: Isa) {
-        let (n, k) = (self.rows, self.cols);
-        let nt = (TILE_VALUES / k.max(1)).max(64).min(n);
-        TILE.with(|cell| {
-            // One buffer per thread, reused: a fresh 8 MB allocation per product was paid in
-            // page faults (huge-page zeroing took ~10% of a prefill). A rayon worker waiting
-            // inside one product may start another on the same thread: that one gets its own.
-            let mut own = Vec::new();
-            let mut borrowed = cell.try_borrow_mut().ok();
-            let tile = borrowed.as_deref_mut().unwrap_or(&mut own);
-            if tile.len() < nt * k {
-                tile.resize(nt * k, 0.0);
+        let (n, k, rb) = (self.rows, self.cols, self.row_bytes());
+        let threads = rayon::current_num_threads().max(1);
+        // Big enough to amortize packing x, small enough for a few tiles per thread.
+        let nt = (TILE_VALUES / k.max(1))
+            .min(n.div_ceil(2 * threads))
+            .max(16)
+            .min(n);
+        let a = faer::MatRef::from_row_major_slice(x, m, k);
+        let src = self.bytes();
+        let mut out_t = vec![0f32; n * m]; // [n, m]
+        out_t
+            .par_chunks_mut(nt * m)
+            .zip(src.par_chunks(nt * rb))
+            .for_each(|(o, s)| {
+                let rows = s.len() / rb;
+                TILE.with(|cell| {
+                    // One buffer per thread, reused: a fresh 8 MB allocation per product was paid
+                    // in page faults (huge-page zeroing took ~10% of a prefill). A worker waiting
+                    // inside one product may start another on the same thread: that one gets its own.
+                    let mut own = Vec::new();
+                    let mut borrowed = cell.try_borrow_mut().ok();
+                    let tile = borrowed.as_deref_mut().unwrap_or(&mut own);
+                    if tile.len() < rows * k {
+                        tile.resize(rows * k, 0.0);
+                    }
+                    let t = &mut tile[..rows * k];
+                    dispatch::dequant_rows(isa, self.ty, s, rb, k, t);
+                    // outᵀ tile [rows, m] = W tile [rows, k] · xᵀ [k, m].
+                    let w = faer::MatRef::from_row_major_slice(&t[..], rows, k);
+                    let c = faer::MatMut::from_row_major_slice_mut(o, rows, m);
+                    faer::linalg::matmul::matmul(
+                        c,
+                        faer::Accum::Replace,
+                        w,
+                        a.transpose(),
+                        1.0f32,
+                        faer::Par::Seq,
+                    );
+                });
+            });
+        transpose_into(&out_t, n, m, out);
+    }
+}
+
+/// `src` `[rows, cols]` → `dst` `[cols, rows]`, in cache-sized blocks.
+fn transpose_into(src: &[f32], rows: usize, cols: usize, dst: &mut [f32]) {
+    const B: usize = 32;
+    for r0 in (0..rows).step_by(B) {
+        for c0 in (0..cols).step_by(B) {
+            for r in r0..(r0 + B).min(rows) {
+                for c in c0..(c0 + B).min(cols) {
+                    dst[c * rows + r] = src[r * cols + c];
+                }
             }
-            let a = faer::MatRef::from_row_major_slice(x, m, k);
-            let mut j0 = 0;
-            while j0 < n {
-                let rows = nt.min(n - j0);
-                let t = &mut tile[..rows * k];
-                self.dequant_into(j0, rows, t, isa);
-                // Wᵀ tile: [k, rows], column-major view of the row-major [rows, k] buffer.
-                let b = faer::MatRef::from_column_major_slice(&t[..], k, rows);
-                // Output columns j0.. of the row-major [m, n] output. (faer 0.24.4's
-                // `from_row_major_slice_with_stride_mut` swaps the strides; this is the same
-                // view built as the transpose of a column-major one.)
-                let c = faer::MatMut::from_column_major_slice_with_stride_mut(
-                    &mut out[j0..],
-                    rows,
-                    m,
-                    n,
-                )
-                .transpose_mut();
-                let par = if m * rows * k < 1 << 18 {
-                    faer::Par::Seq
-                } else {
-                    faer::Par::rayon(0)
-                };
-                faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, par);
-                j0 += rows;
-            }
-        });
+        }
     }
 }
 
