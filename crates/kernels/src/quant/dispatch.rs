@@ -29,6 +29,7 @@ pub enum Isa {
 }
 
 /// Levels this CPU supports, best first.
+#[allow(clippy::vec_init_then_push)] // which pushes happen depends on the target
 pub fn available() -> Vec<Isa> {
     let mut v = Vec::new();
     #[cfg(target_arch = "x86_64")]
