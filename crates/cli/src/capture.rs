@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Tensor};
 use saex_hooks::Hook;
-use saex_model::LoadOptions;
 
 /// Arguments of `saex capture`.
 #[derive(clap::Args)]
@@ -38,17 +37,15 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let text = args.text.read()?;
     // Only the blocks up to the deepest hook, and no unembedding: peak memory is what the
     // capture touches.
-    let model = saex_model::Model::load_with(&args.model, LoadOptions::for_hooks(&hooks, false))?;
-    let ids = model.tokenizer.encode(&text, model.add_bos() && !args.no_bos)?;
-    if ids.is_empty() {
-        anyhow::bail!("the text has no tokens (empty text with --no-bos)");
-    }
-    let acts = model.run(&[ids], &hooks, false)?.remove(0);
+    let opts = saex_engine::SessionOptions { hooks: hooks.clone(), ..Default::default() };
+    let session = saex_engine::Session::open(&args.model, &[], opts)?;
+    let model = &session.model;
+    let acts = saex_engine::capture(&session, &hooks, &text, model.add_bos() && !args.no_bos)?;
     if let Some(path) = &args.out {
-        save(path, &acts, &model)?;
+        save(path, &acts, model)?;
     }
     if !args.quiet {
-        summarize(out, &acts, &model, args.top)?;
+        summarize(out, &acts, model, args.top)?;
         if let Some(path) = &args.out {
             writeln!(out, "wrote {}", path.display())?;
         }

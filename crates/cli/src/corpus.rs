@@ -81,23 +81,3 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out, "wrote {} and {}", a.out.display(), manifest_path.display())?;
     Ok(())
 }
-
-/// The "text" of every `every`-th line of a JSONL corpus (every line when `every` is 0): the
-/// held-out lines `saex train --heldout-every` leaves out.
-pub fn read_texts(path: &std::path::Path, every: usize) -> anyhow::Result<Vec<String>> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}", path.display()))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        if line.trim().is_empty() || (every > 0 && i % every != 0) {
-            continue;
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(line).with_context(|| format!("{}: line {}: not JSON", path.display(), i + 1))?;
-        let t = v.get("text").and_then(|t| t.as_str()).with_context(|| format!("{}: line {}: no \"text\"", path.display(), i + 1))?;
-        out.push(t.to_string());
-    }
-    if out.is_empty() {
-        anyhow::bail!("{}: no texts to evaluate", path.display());
-    }
-    Ok(out)
-}

@@ -4,11 +4,12 @@
 //! Flags take seed 002's names with dashes; the seed's underscore spellings
 //! (`--gen_tokens`, `--score_mode`, ...) are accepted too, so its examples run as written.
 
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use saex_discover::{DiscoverRequest, DiscoverResponse, ScoreMode, Session, SessionOptions, Tau, TokenFilter};
+use saex_analysis::discover::{request_from_line, line_error, Input, ScoreMode, Tau, TokenFilter, CSV_COLUMNS};
+use saex_engine::{Captured, DiscoverRequest, DiscoverResponse, Session, SessionOptions};
 
 /// Arguments of `saex discover`.
 #[derive(clap::Args)]
@@ -38,7 +39,8 @@ pub struct Args {
     /// field); JSONL out, one line per input line, errors included.
     #[arg(long, alias = "prompts_file", group = "input")]
     prompts_file: Option<PathBuf>,
-    /// Generate a continuation of --prompt and analyse prompt + generation (default true).
+    /// Generate a continuation of --prompt and analyse prompt + generation (default: true for
+    /// --prompt; a --text is never generated from).
     #[arg(long, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
     generate: Option<bool>,
     /// Most tokens to generate.
@@ -84,13 +86,13 @@ pub struct Args {
     /// (dense features; 1 keeps them). Never applied to --restrict-features.
     #[arg(long, alias = "max_density", default_value_t = 0.1)]
     max_density: f64,
-    /// One ranking across SAEs, scores divided by each feature's reference P95 (default true).
+    /// One ranking across SAEs, scores divided by each feature's reference P95.
     #[arg(long, alias = "merge_across_layers", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
     merge_across_layers: bool,
-    /// Attach each feature's top spans of the analysed text (default true).
+    /// Attach each feature's top spans of the analysed text.
     #[arg(long, alias = "attach_examples", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
     attach_examples: bool,
-    /// Attach proto-labels from label catalogs (default true).
+    /// Attach proto-labels from label catalogs.
     #[arg(long, alias = "attach_proto_labels", num_args = 0..=1, default_value = "true", default_missing_value = "true", action = clap::ArgAction::Set)]
     attach_proto_labels: bool,
     /// Label catalog: saex JSONL/JSON (`sae_id`, `feature_id`, `label`) or a Neuronpedia
@@ -167,7 +169,7 @@ impl Args {
                 if self.layers.is_empty() {
                     anyhow::bail!("--sae {s} is a SAELens release: give --layers (and --streams) to pick its SAEs, or name one as {s}/<id>");
                 }
-                out.extend(saex_discover::release_saes(s, &self.layers, &self.streams)?);
+                out.extend(saex_engine::release_saes(s, &self.layers, &self.streams)?);
             } else {
                 out.push(s.clone());
             }
@@ -179,17 +181,14 @@ impl Args {
 /// Open the session a run needs: the whole model when generating or filtering by entropy.
 fn open(args: &Args, logits: bool) -> anyhow::Result<Session> {
     let specs = args.sae_specs()?;
-    let hooks = match &args.hook {
+    let sae_hooks = match &args.hook {
         Some(h) if specs.len() == 1 => vec![Some(h.parse::<saex_hooks::Hook>()?)],
         Some(_) => anyhow::bail!("--hook applies to a single --sae; every SAE of several must name its own hook"),
         None => Vec::new(),
     };
     let cache = args.cache.open()?;
-    let session = Session::open(&args.model, &specs, SessionOptions { labels: args.labels.clone(), cache, logits, hooks })?;
-    for w in &session.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(session)
+    let opts = SessionOptions { labels: args.labels.clone(), cache, logits, sae_hooks, ..Default::default() };
+    crate::opened(Session::open(&args.model, &specs, opts)?)
 }
 
 /// Run it.
@@ -204,25 +203,26 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
         return batch(&session, &req, file, args.out.as_deref(), out);
     }
     let input = req.input()?;
-    let logits = req.token_filter == TokenFilter::Entropy || matches!(input, saex_discover::Input::Generate(_));
+    let logits = req.token_filter == TokenFilter::Entropy || matches!(input, Input::Generate(_));
     let session = open(&args, logits)?;
-    let (res, cap) = saex_discover::discover_with_capture(&session, &req, None)?;
+    let (res, cap) = saex_engine::discover_with_capture(&session, &req, None)?;
     if let Some(path) = &args.html {
-        let page = html_page(&session, &req, &res, &cap)?;
-        std::fs::write(path, page).with_context(|| format!("{}", path.display()))?;
-        eprintln!("wrote {}", path.display());
+        crate::pages::write(path, &html_page(&session, &req, &res, &cap)?)?;
+        if args.out.is_some() || !(args.json || csv_out(&args)) {
+            writeln!(out, "wrote {}", path.display())?;
+        }
     }
-    let csv = args.csv || args.out.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "csv"));
+    let csv = csv_out(&args);
     match &args.out {
         Some(path) => {
-            let mut f = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("{}", path.display()))?);
+            let mut buf = Vec::new();
             if csv {
-                write_csv(&res, &mut f)?;
+                write_csv(&res, &mut buf)?;
             } else {
-                serde_json::to_writer_pretty(&mut f, &res)?;
-                writeln!(f)?;
+                serde_json::to_writer_pretty(&mut buf, &res)?;
+                writeln!(buf)?;
             }
-            f.flush().with_context(|| format!("{}", path.display()))?;
+            saex_engine::atomic::write(path, &buf)?;
             writeln!(out, "wrote {} ({} features)", path.display(), res.features.len())?;
         }
         None if csv => write_csv(&res, out)?,
@@ -235,56 +235,20 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The report page: one section per top feature, the text's tokens shaded by its activation.
-fn html_page(session: &Session, req: &DiscoverRequest, res: &DiscoverResponse, cap: &saex_discover::Captured) -> anyhow::Result<String> {
-    let sel = session.select(req)?;
-    let rows: Vec<saex_report::FeatureRow> = res
-        .features
-        .iter()
-        .map(|f| saex_report::FeatureRow {
-            feature: f.feature_id,
-            value: f.score,
-            peak_token: f.top_spans.first().map(|s| s.text.clone()).unwrap_or_default(),
-            label: f.proto_label.clone(),
-        })
-        .collect();
-    let first = usize::from(cap.has_bos);
-    let mut sections = Vec::new();
-    for (rank, f) in res.features.iter().take(10).enumerate() {
-        // The feature's SAE: the selected one at its layer and stream.
-        let Some(k) = sel.iter().position(|&i| {
-            let h = session.saes[i].hook;
-            h.layer() == f.layer && h.stream() == f.stream
-        }) else {
-            continue;
-        };
-        let codes = cap.saes[k].acts();
-        let tokens = (first..cap.tokens.len())
-            .map(|p| {
-                let (a, b) = cap.offsets[p];
-                let act = codes.token(p).and_then(|(fs, vs)| fs.binary_search(&f.feature_id).ok().map(|j| vs[j])).unwrap_or(0.0);
-                saex_report::TokenAct { text: cap.text.get(a..b).unwrap_or("").to_string(), act }
-            })
-            .collect();
-        let label = f.proto_label.as_deref().map(|l| format!(" — {l}")).unwrap_or_default();
-        let at = f.layer.map_or(f.stream.clone(), |l| format!("{l}/{}", f.stream));
-        sections.push(saex_report::Section {
-            title: format!("#{} at {at}, score {:.4}{label}", rank + 1, f.score),
-            feature: f.feature_id,
-            tokens,
-            top: if rank == 0 { rows.clone() } else { Vec::new() },
-        });
-    }
-    let subtitle = format!(
-        "{} · {} · {} · {} tokens ({} kept) · ranked by {}",
-        session.model.info.name, res.sae_id, res.analyzed.mode, res.analyzed.tokens, res.analyzed.kept_tokens, req.score_mode
-    );
-    Ok(saex_report::highlight_page("Discovered SAE features", &subtitle, &sections))
+/// The report page: the analysed text once, the ranked features in a table above it; a
+/// feature selected in the table shades the text.
+fn html_page(session: &Session, req: &DiscoverRequest, res: &DiscoverResponse, cap: &Captured) -> anyhow::Result<String> {
+    let subtitle = format!("{} · {} · ranked by {}", session.model.info.name, res.sae_id, req.score_mode);
+    Ok(saex_report::texts_page("Discovered SAE features", &subtitle, &[crate::pages::discover_view(res, cap)])?)
+}
+
+fn csv_out(args: &Args) -> bool {
+    args.csv || args.out.as_ref().is_some_and(|p| p.extension().is_some_and(|e| e == "csv"))
 }
 
 fn write_csv(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut w = csv::Writer::from_writer(out);
-    w.write_record(saex_discover::CSV_COLUMNS)?;
+    w.write_record(CSV_COLUMNS)?;
     for f in &res.features {
         w.write_record(f.csv_row())?;
     }
@@ -293,23 +257,28 @@ fn write_csv(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()> 
 }
 
 fn print_table(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()> {
-    writeln!(out, "{} · {} · {} tokens ({} kept) · layers {:?}", res.model_id, res.sae_id, res.analyzed.tokens, res.analyzed.kept_tokens, res.analyzed.layers)?;
-    if res.analyzed.mode == "prompt+gen" {
-        writeln!(out, "text: {:?}", res.analyzed.text)?;
+    use crate::table::{clip, show};
+    let a = &res.analyzed;
+    writeln!(out, "{} · {} · {} · {} tokens ({} kept) · layers {:?}", res.model_id, res.sae_id, a.mode, a.tokens, a.kept_tokens, a.layers)?;
+    if a.mode == "prompt+gen" {
+        let (prompt, continuation): (String, String) = (a.text.chars().take(a.prompt_end).collect(), a.text.chars().skip(a.prompt_end).collect());
+        writeln!(out, "prompt:       {}", show(&prompt))?;
+        writeln!(out, "continuation: {}", show(&continuation))?;
     }
-    writeln!(out, "{:>4} {:>7} {:>14} {:>8} {:>8} {:>6} {:>8} {:>8}  label / top span", "rank", "feature", "layer/stream", "score", "mean", "cov", "max", "select")?;
+    for n in &res.notes {
+        writeln!(out, "note: {n}")?;
+    }
+    let several = res.features.iter().any(|f| f.sae_id != res.features[0].sae_id);
+    writeln!(out, "{:>4} {:>7} {:>14} {:>8} {:>8} {:>6} {:>8} {:>8}  label · top span", "rank", "feature", "layer/stream", "score", "mean", "cov", "max", "select")?;
     for (i, f) in res.features.iter().enumerate() {
         let sel = f.scores.selectivity.map_or("-".to_string(), |s| format!("{s:.3}"));
         let hook = format!("{}/{}", f.layer.map_or("-".to_string(), |l| l.to_string()), f.stream);
-        let evidence = match (&f.proto_label, f.top_spans.first()) {
-            (Some(l), Some(s)) => format!("{l} · {:?}", s.text),
-            (Some(l), None) => l.clone(),
-            (None, Some(s)) => format!("{:?}", s.text),
-            (None, None) => String::new(),
-        };
+        let span = f.top_spans.first().map(|s| format!("“{}”", show(&clip(&s.text, 40))));
+        let evidence = [f.proto_label.clone(), span].into_iter().flatten().collect::<Vec<_>>().join(" · ");
+        let sae = if several { format!(" [{}]", f.sae_id) } else { String::new() };
         writeln!(
             out,
-            "{:>4} {:>7} {:>14} {:>8.3} {:>8.3} {:>6.3} {:>8.3} {:>8}  {evidence}",
+            "{:>4} {:>7} {:>14} {:>8.3} {:>8.3} {:>6.3} {:>8.3} {:>8}  {evidence}{sae}",
             i + 1,
             f.feature_id,
             hook,
@@ -322,6 +291,8 @@ fn print_table(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()
     }
     if res.features.is_empty() {
         writeln!(out, "no feature passed the coverage gate: lower --tau or --min-coverage-pct, or raise --topk-tokens-per-seq")?;
+    } else {
+        writeln!(out, "(score: the ranking value; mean, cov(erage above τ), max: over the kept tokens; select(ivity): span mean minus background mean)")?;
     }
     Ok(())
 }
@@ -329,14 +300,14 @@ fn print_table(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()
 /// JSONL in, JSONL out, in order, flushed per line; a bad line becomes an error object in
 /// its place and the batch goes on.
 fn batch(session: &Session, base: &DiscoverRequest, file: &std::path::Path, out_path: Option<&std::path::Path>, stdout: &mut dyn Write) -> anyhow::Result<()> {
-    let reader = std::io::BufReader::new(std::fs::File::open(file).with_context(|| format!("{}", file.display()))?);
-    let lines: Vec<(usize, String)> = reader
-        .lines()
+    // Lines are read as bytes: one line of invalid UTF-8 becomes that line's error object,
+    // not the end of the batch.
+    let bytes = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
+    let lines: Vec<(usize, Result<String, String>)> = bytes
+        .split(|&b| b == b'\n')
         .enumerate()
-        .map(|(i, l)| l.map(|l| (i + 1, l)).with_context(|| format!("{}: line {}", file.display(), i + 1)))
-        .collect::<anyhow::Result<Vec<_>>>()?
-        .into_iter()
-        .filter(|(_, l)| !l.trim().is_empty())
+        .map(|(i, l)| (i + 1, String::from_utf8(l.strip_suffix(b"\r").unwrap_or(l).to_vec()).map_err(|e| format!("not valid UTF-8: {e}"))))
+        .filter(|(_, l)| l.as_ref().map_or(true, |l| !l.trim().is_empty()))
         .collect();
     let mut file_out = match out_path {
         Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p).with_context(|| format!("{}", p.display()))?)),
@@ -348,15 +319,18 @@ fn batch(session: &Session, base: &DiscoverRequest, file: &std::path::Path, out_
     );
     let (mut ok, mut failed) = (0, 0);
     for (n, line) in &lines {
-        let result = saex_discover::request_from_line(base, line).and_then(|r| saex_discover::discover(session, &r));
+        let result = match line {
+            Ok(text) => request_from_line(base, text).map_err(saex_engine::Error::from).and_then(|r| saex_engine::discover(session, &r)).map_err(|e| (text.as_str(), e)),
+            Err(why) => Err(("", saex_engine::Error::Invalid(why.clone()))),
+        };
         let json = match result {
             Ok(res) => {
                 ok += 1;
                 serde_json::to_string(&res)?
             }
-            Err(e) => {
+            Err((text, e)) => {
                 failed += 1;
-                serde_json::to_string(&saex_discover::line_error(*n, line, &e))?
+                serde_json::to_string(&line_error(*n, text, e.field_name(), e.to_string()))?
             }
         };
         let w: &mut dyn Write = match file_out.as_mut() {
@@ -372,7 +346,7 @@ fn batch(session: &Session, base: &DiscoverRequest, file: &std::path::Path, out_
     if let Some(p) = out_path {
         writeln!(stdout, "wrote {} ({ok} results, {failed} errors)", p.display())?;
     } else if failed > 0 {
-        eprintln!("{failed} of {} lines failed (see their error objects)", lines.len());
+        tracing::warn!("{failed} of {} lines failed (see their error objects)", lines.len());
     }
     Ok(())
 }

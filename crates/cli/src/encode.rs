@@ -25,9 +25,10 @@ pub struct Args {
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let text = args.text.read()?;
-    let (model, sae, hook) = args.pair.load(false)?;
-    let pair = crate::sae_args::pair(&model, &sae, hook)?;
-    let enc = saex_engine::encode(&pair, &text, model.add_bos() && !args.no_bos)?;
+    let session = args.pair.open(false)?;
+    let model = &session.model;
+    let hook = session.saes[0].hook;
+    let enc = saex_engine::encode(&session, 0, &text, model.add_bos() && !args.no_bos)?;
     let n = enc.tokens.len();
     let tokens: Vec<i64> = enc.tokens.iter().map(|&t| t as i64).collect();
     let tensors = vec![

@@ -35,14 +35,13 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     use anyhow::Context;
     let texts: Vec<String> = match (&args.text_file, &args.corpus) {
         (Some(f), _) => vec![std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?],
-        (None, Some(c)) => crate::corpus::read_texts(c, args.heldout_every)?,
+        (None, Some(c)) => saex_corpus::read_docs(c, saex_corpus::Split::Heldout(args.heldout_every))?.into_iter().map(|d| d.text).collect(),
         (None, None) => anyhow::bail!("give --text-file or --corpus"),
     };
-    let (model, sae, hook) = args.pair.load(true)?;
-    let pair = crate::sae_args::pair(&model, &sae, hook)?;
+    let session = args.pair.open(true)?;
     let opts = saex_engine::EvalOptions { ctx: args.ctx, batch: args.batch, max_chunks: args.max_chunks };
     let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let r = saex_engine::eval(&pair, &refs, opts)?;
+    let r = saex_engine::eval(&session.pair(0), &refs, opts)?;
     if args.json {
         serde_json::to_writer(&mut *out, &r)?;
         writeln!(out)?;

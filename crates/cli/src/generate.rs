@@ -33,16 +33,23 @@ struct Output<'a> {
 
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let model = crate::load_model(&args.model)?;
-    let prompt_ids = model.tokenizer.encode(&args.prompt, model.add_bos() && !args.no_bos)?;
-    let ids = model.generate(&prompt_ids, args.sampling.max_tokens, &args.sampling.sampling())?;
-    let text = model.tokenizer.decode(&ids)?;
+    let session = saex_engine::Session::open(&args.model, &[], saex_engine::SessionOptions { logits: true, ..Default::default() })?;
+    let s = args.sampling.sampling();
+    let req = saex_engine::GenerateRequest {
+        prompt: args.prompt.clone(),
+        max_new_tokens: args.sampling.max_tokens,
+        temperature: s.temperature,
+        top_p: s.top_p,
+        seed: s.seed,
+        bos: !args.no_bos,
+    };
+    let g = saex_engine::generate(&session, &req, None)?;
     if args.json {
-        let o = Output { prompt: &args.prompt, prompt_ids: &prompt_ids, ids: &ids, text: &text };
+        let o = Output { prompt: &g.prompt, prompt_ids: &g.prompt_ids, ids: &g.ids, text: &g.text };
         serde_json::to_writer(&mut *out, &o)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "{}{}", args.prompt, text)?;
+        writeln!(out, "{}{}", g.prompt, g.text)?;
     }
     Ok(())
 }

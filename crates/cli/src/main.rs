@@ -8,13 +8,16 @@ mod discover;
 mod encode;
 mod eval;
 mod generate;
+mod logging;
 mod output;
+mod pages;
 mod sae_args;
 mod sae_info;
 mod sae_stats;
 mod sampling_args;
 mod serve;
 mod steer;
+mod table;
 mod tokenize;
 mod top_features;
 mod top_texts;
@@ -90,6 +93,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
+    logging::init();
     let cli = Cli::parse();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -136,7 +140,10 @@ impl TextSource {
     }
 }
 
-/// Load a model, naming the reference in the error.
-pub fn load_model(spec: &str) -> anyhow::Result<saex_model::Model> {
-    Ok(saex_model::Model::load(spec)?)
+/// Report a session's warnings (SAE trained on another model, unmatched labels) and pass it on.
+pub fn opened(session: saex_engine::Session) -> anyhow::Result<saex_engine::Session> {
+    for w in &session.warnings {
+        tracing::warn!("{w}");
+    }
+    Ok(session)
 }

@@ -1,8 +1,7 @@
-//! Arguments shared by every command that runs an SAE on a model.
+//! Arguments shared by every command that runs one SAE on a model.
 
+use saex_engine::{Session, SessionOptions};
 use saex_hooks::Hook;
-use saex_model::{LoadOptions, Model};
-use saex_sae::Sae;
 
 /// `--model`, `--sae`, `--hook`.
 #[derive(clap::Args, Clone)]
@@ -20,26 +19,12 @@ pub struct ModelSae {
 }
 
 impl ModelSae {
-    /// Load the SAE, then the model with what the SAE's hook (and `logits`) need. Warnings
-    /// (e.g. the SAE was trained on another model) go to stderr.
-    pub fn load(&self, logits: bool) -> anyhow::Result<(Model, Sae, Hook)> {
-        let sae = Sae::load(&self.sae)?;
-        let hook = match &self.hook {
-            Some(h) => h.parse::<Hook>()?,
-            None => sae.hook().ok_or_else(|| {
-                anyhow::anyhow!("the SAE at {} does not say which hook it reads; pass --hook", self.sae)
-            })?,
-        };
-        let model = Model::load_with(&self.model, LoadOptions::for_hooks(&[hook], logits))?;
-        Ok((model, sae, hook))
+    /// Open a session of the model and this one SAE (the whole model when `logits`, else
+    /// only up to the SAE's hook). Warnings (e.g. the SAE was trained on another model) are
+    /// logged.
+    pub fn open(&self, logits: bool) -> anyhow::Result<Session> {
+        let hook = self.hook.as_deref().map(str::parse::<Hook>).transpose()?;
+        let opts = SessionOptions { logits, sae_hooks: vec![hook], ..Default::default() };
+        crate::opened(Session::open(&self.model, std::slice::from_ref(&self.sae), opts)?)
     }
-}
-
-/// Bind and report warnings on stderr.
-pub fn pair<'a>(model: &'a Model, sae: &'a Sae, hook: Hook) -> anyhow::Result<saex_engine::Pair<'a>> {
-    let pair = saex_engine::Pair::new(model, sae, Some(hook))?;
-    for w in &pair.warnings {
-        eprintln!("warning: {w}");
-    }
-    Ok(pair)
 }

@@ -33,9 +33,17 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     writeln!(out, "neuronpedia   {}", opt(&info.neuronpedia_id))?;
     let [lo, mean, hi] = info.decoder_norm;
     writeln!(out, "decoder norms min {lo:.3}  mean {mean:.3}  max {hi:.3}")?;
-    match &info.sparsity {
-        Some(s) => writeln!(out, "sparsity      dead {}  dense (>10%) {}  median log10 freq {:.2}", s.dead, s.dense, s.median_log10_frequency)?,
-        None => writeln!(out, "sparsity      - (no sparsity.safetensors)")?,
+    match &info.density {
+        Some(d) => {
+            let over = match (d.source.as_str(), d.n_tokens) {
+                ("feature_stats", Some(n)) => format!("over {n} reference-corpus tokens (feature_stats.safetensors)"),
+                _ => "over the SAE's training tokens (sparsity.safetensors)".to_string(),
+            };
+            writeln!(out, "density       dead {}  dense (> 10% of tokens) {}  median log10 rate {:.2}  — {over}", d.dead, d.dense, d.median_log10_rate)?;
+        }
+        None => writeln!(out, "density       - (no feature_stats.safetensors or sparsity.safetensors)")?,
     }
+    writeln!(out, "ref. stats    {}", if info.reference_stats { "yes (feature_stats.safetensors: discover's τ and density gate)" } else { "no (run saex sae-stats)" })?;
+    writeln!(out, "labels        {}", if info.labels > 0 { format!("{} in labels.jsonl", info.labels) } else { "none".into() })?;
     Ok(())
 }

@@ -3,8 +3,6 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use candle_core::{Device, Tensor};
-
 /// Arguments of `saex sae-stats`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -14,7 +12,7 @@ pub struct Args {
     #[arg(long)]
     corpus: PathBuf,
     /// Lines `saex train --heldout-every` held out are skipped (0: use every line).
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = saex_corpus::HELDOUT_EVERY)]
     heldout_every: usize,
     /// Tokens to measure at most.
     #[arg(long, default_value_t = 500_000)]
@@ -29,35 +27,19 @@ pub struct Args {
 
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let all = crate::corpus::read_texts(&args.corpus, 0)?;
-    let texts: Vec<&str> = all
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !(args.heldout_every > 0 && i % args.heldout_every == 0))
-        .map(|(_, t)| t.as_str())
-        .collect();
-    let (model, sae, hook) = args.pair.load(false)?;
-    let pair = crate::sae_args::pair(&model, &sae, hook)?;
-    let s = saex_engine::feature_stats(&pair, &texts, args.ctx, 16, args.max_tokens)?;
-    let path = args.out.clone().unwrap_or_else(|| sae.source().join("feature_stats.safetensors"));
-    let m = s.firing_rate.len();
-    let t = |v: &[f32]| Tensor::from_slice(v, m, &Device::Cpu);
-    let tensors = vec![
-        ("firing_rate".to_string(), t(&s.firing_rate)?),
-        ("mean".to_string(), t(&s.mean)?),
-        ("mean_nonzero".to_string(), t(&s.mean_nonzero)?),
-        ("p95".to_string(), t(&s.p95)?),
-        ("max".to_string(), t(&s.max)?),
-    ];
+    let docs = saex_corpus::read_docs(&args.corpus, saex_corpus::Split::Train(args.heldout_every))?;
+    let texts: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let session = args.pair.open(false)?;
+    let s = saex_engine::feature_stats(&session, 0, &texts, args.ctx, 16, args.max_tokens)?;
+    let sae = &session.saes[0];
+    let path = args.out.clone().unwrap_or_else(|| sae.sae.source().join(saex_engine::STATS_FILE));
     let meta = [
-        ("n_tokens", s.n_tokens.to_string()),
         ("corpus", args.corpus.display().to_string()),
-        ("model", model.info.source.clone()),
-        ("hook", hook.to_string()),
-        ("p95", "95th percentile of the nonzero activations (nearest rank)".to_string()),
+        ("model", session.model.info.source.clone()),
+        ("hook", sae.hook.to_string()),
     ];
-    crate::output::save_safetensors(&path, &tensors, &meta)?;
-    let alive = s.firing_rate.iter().filter(|&&r| r > 0.0).count();
-    writeln!(out, "{} tokens; {alive}/{m} features fire; wrote {}", s.n_tokens, path.display())?;
+    s.save(&path, &meta)?;
+    let m = s.firing_rate.len();
+    writeln!(out, "{} tokens; {}/{m} features fire, {} dead, {} dense (> 10% of tokens); wrote {}", s.n_tokens, m - s.dead(), s.dead(), s.dense(), path.display())?;
     Ok(())
 }

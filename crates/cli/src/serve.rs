@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use saex_discover::{Session, SessionOptions};
+use saex_engine::{Session, SessionOptions};
 
 /// Arguments of `saex serve`.
 #[derive(clap::Args)]
@@ -39,12 +39,10 @@ pub struct Args {
 /// Run it (until Ctrl-C).
 pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
     let cache = args.cache.open()?;
-    let session = Session::open(&args.model, &args.sae, SessionOptions { labels: args.labels.clone(), cache, logits: true, hooks: Vec::new() })?;
-    for w in &session.warnings {
-        eprintln!("warning: {w}");
-    }
+    let opts = SessionOptions { labels: args.labels.clone(), cache, logits: true, ..Default::default() };
+    let session = crate::opened(Session::open(&args.model, &args.sae, opts)?)?;
     if !args.addr.ip().is_loopback() {
-        eprintln!("warning: listening on {} — reachable from other machines; the API has no authentication", args.addr.ip());
+        tracing::warn!("listening on {} — reachable from other machines; the API has no authentication", args.addr.ip());
     }
     let opts = saex_server::Options {
         max_concurrent: args.max_concurrent,

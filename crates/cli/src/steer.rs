@@ -3,7 +3,7 @@
 
 use std::io::Write;
 
-use saex_engine::{SteerFeature, SteerOptions};
+use saex_engine::{SteerFeature, SteerRequest};
 
 /// Arguments of `saex steer`.
 #[derive(clap::Args)]
@@ -30,19 +30,21 @@ pub struct Args {
 
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let features = args
-        .feature
-        .iter()
-        .map(|f| f.parse::<SteerFeature>().map(|f| (f.feature_id, f.coefficient)))
-        .collect::<Result<Vec<_>, _>>()?;
-    let (model, sae, hook) = args.pair.load(true)?;
-    let pair = crate::sae_args::pair(&model, &sae, hook)?;
-    let opts = SteerOptions {
+    let features = args.feature.iter().map(|f| f.parse::<SteerFeature>()).collect::<Result<Vec<_>, _>>()?;
+    let session = args.pair.open(true)?;
+    let sampling = args.sampling.sampling();
+    let req = SteerRequest {
+        model_id: None,
+        sae_id: None,
+        prompt: args.prompt.clone(),
+        features,
         max_new_tokens: args.sampling.max_tokens,
-        sampling: args.sampling.sampling(),
+        temperature: sampling.temperature,
+        top_p: sampling.top_p,
+        seed: sampling.seed,
         compare: args.compare,
     };
-    let s = saex_engine::steer(&pair, &args.prompt, &features, &opts)?;
+    let s = saex_engine::steer(&session, &req, None)?;
     if args.json {
         serde_json::to_writer(&mut *out, &s)?;
         writeln!(out)?;

@@ -4,18 +4,19 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use saex_engine::{Encoded, Reduce};
+use saex_engine::{Reduce, TopRequest};
 
 /// Arguments of `saex top-features`.
 #[derive(clap::Args)]
+#[command(group = clap::ArgGroup::new("input").required(true).multiple(false))]
 pub struct Args {
     #[command(flatten)]
     pair: crate::sae_args::ModelSae,
     /// A text to analyse (repeat for several).
-    #[arg(long, required_unless_present = "text_file")]
+    #[arg(long, group = "input")]
     text: Vec<String>,
     /// A file holding one text (UTF-8).
-    #[arg(long, conflicts_with = "text")]
+    #[arg(long, group = "input")]
     text_file: Option<PathBuf>,
     /// How many features.
     #[arg(long, default_value_t = 10)]
@@ -24,6 +25,10 @@ pub struct Args {
     /// last (the last token's activation).
     #[arg(long, default_value = "max")]
     reduce: String,
+    /// Skip features firing on more than this share of the SAE's reference-corpus tokens
+    /// (dense features, which fire on any text; 1 keeps them). As discover.
+    #[arg(long, default_value_t = 0.1)]
+    max_density: f64,
     /// Do not prepend the bos token.
     #[arg(long)]
     no_bos: bool,
@@ -35,18 +40,6 @@ pub struct Args {
     html: Option<PathBuf>,
 }
 
-/// Tokens (as they appear in the text) with `feature`'s activation; bos left out.
-fn shaded(enc: &Encoded, text: &str, feature: u32) -> Vec<saex_report::TokenAct> {
-    let start = usize::from(enc.has_bos);
-    (start..enc.tokens.len())
-        .map(|i| {
-            let (a, b) = enc.offsets[i];
-            let act = enc.acts.token(i).and_then(|(fs, vs)| fs.binary_search(&feature).ok().map(|j| vs[j])).unwrap_or(0.0);
-            saex_report::TokenAct { text: text.get(a..b).unwrap_or("").to_string(), act }
-        })
-        .collect()
-}
-
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     use anyhow::Context;
@@ -55,52 +48,46 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
         Some(f) => vec![std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?],
         None => args.text.clone(),
     };
-    let (model, sae, hook) = args.pair.load(false)?;
-    let pair = crate::sae_args::pair(&model, &sae, hook)?;
-    let piece = |id: u32| model.tokenizer.id_to_piece(id).unwrap_or_default();
+    let session = args.pair.open(false)?;
     let mut sections = Vec::new();
     for text in &texts {
-        let enc = saex_engine::encode(&pair, text, model.add_bos() && !args.no_bos)?;
-        let features = saex_engine::top_features(&enc, args.k, reduce, piece);
+        let req = TopRequest { k: args.k, reduce, bos: !args.no_bos, max_density: args.max_density, ..TopRequest::new(text.clone()) };
+        let (report, enc) = saex_engine::top_with_encoding(&session, &req)?;
         if args.json {
-            let o = saex_engine::TopReport {
-                model: model.info.source.clone(),
-                sae: args.pair.sae.clone(),
-                hook: hook.to_string(),
-                reduce: args.reduce.clone(),
-                text: text.clone(),
-                n_tokens: enc.tokens.len(),
-                features: features.clone(),
-            };
-            serde_json::to_writer(&mut *out, &o)?;
+            serde_json::to_writer(&mut *out, &report)?;
             writeln!(out)?;
         } else {
-            if texts.len() > 1 {
-                writeln!(out, "\n{text:?}")?;
-            }
-            writeln!(out, "{:>4}  {:>8}  {:>10}  peak at token", "rank", "feature", args.reduce)?;
-            for (i, f) in features.iter().enumerate() {
-                writeln!(out, "{:>4}  {:>8}  {:>10.3}  {:>4} {:?} ({:.3})", i + 1, f.feature, f.value, f.peak_position, f.peak_token, f.peak_value)?;
-            }
+            print_table(&report, texts.len() > 1, out)?;
         }
-        if let Some(top) = features.first() {
-            sections.push(saex_report::Section {
-                title: text.chars().take(60).collect(),
-                feature: top.feature,
-                tokens: shaded(&enc, text, top.feature),
-                top: features
-                    .iter()
-                    .map(|f| saex_report::FeatureRow { feature: f.feature, value: f.value, peak_token: f.peak_token.clone(), label: None })
-                    .collect(),
-            });
+        if args.html.is_some() {
+            sections.push(crate::pages::top_view(&report, &enc));
         }
     }
     if let Some(path) = &args.html {
-        let sub = format!("{} · SAE {} at {hook} · ranked by {}", model.info.name, args.pair.sae, args.reduce);
-        std::fs::write(path, saex_report::highlight_page("Top SAE features", &sub, &sections)).with_context(|| format!("{}", path.display()))?;
+        let sub = format!("{} · SAE {} at {} · ranked by {}", session.model.info.name, session.saes[0].id, session.saes[0].hook, args.reduce);
+        crate::pages::write(path, &saex_report::texts_page("Top SAE features", &sub, &sections)?)?;
         if !args.json {
             writeln!(out, "wrote {}", path.display())?;
         }
     }
+    Ok(())
+}
+
+fn print_table(r: &saex_engine::TopReport, heading: bool, out: &mut dyn Write) -> anyhow::Result<()> {
+    use crate::table::{clip, show};
+    if heading {
+        writeln!(out, "\n{}", show(&clip(&r.text, 100)))?;
+    }
+    writeln!(out, "{:>4}  {:>7}  {:>8}  {:>7}  {:<18} label", "rank", "feature", r.reduce.to_string(), "density", "peak token (act)")?;
+    for (i, f) in r.features.iter().enumerate() {
+        let density = f.density.map_or("-".to_string(), |d| format!("{:.2}%", 100.0 * d));
+        let peak = format!("{}@{} ({:.2})", show(&f.peak_token), f.peak_position, f.peak_value);
+        writeln!(out, "{:>4}  {:>7}  {:>8.3}  {:>7}  {:<18} {}", i + 1, f.feature_id, f.value, density, peak, f.label.as_deref().unwrap_or(""))?;
+    }
+    writeln!(
+        out,
+        "({} tokens; {} = the feature's {} activation over them; density = share of reference tokens it fires on; {} dense features skipped, --max-density 1 keeps them)",
+        r.n_tokens, r.reduce, r.reduce, r.skipped_dense
+    )?;
     Ok(())
 }

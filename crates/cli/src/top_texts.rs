@@ -1,4 +1,4 @@
-//! `saex top-texts`: where chosen features fire hardest in a corpus.
+//! `saex top-texts`: where chosen features fire hardest in a corpus (runs the model over it).
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -33,22 +33,22 @@ pub struct Args {
 
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut texts = crate::corpus::read_texts(&args.corpus, 0)?;
-    texts.truncate(args.max_texts);
-    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-    let (model, sae, hook) = args.pair.load(false)?;
-    let pair = crate::sae_args::pair(&model, &sae, hook)?;
-    let res = saex_engine::top_texts(&pair, &refs, &args.features, args.k, args.ctx, args.context)?;
+    let mut docs = saex_corpus::read_docs(&args.corpus, saex_corpus::Split::All)?;
+    docs.truncate(args.max_texts);
+    let refs: Vec<&str> = docs.iter().map(|d| d.text.as_str()).collect();
+    let session = args.pair.open(false)?;
+    let res = saex_engine::top_texts(&session, 0, &refs, &args.features, args.k, args.ctx, args.context)?;
     if args.json {
         serde_json::to_writer(&mut *out, &res)?;
         writeln!(out)?;
         return Ok(());
     }
+    let show = crate::table::show;
     for f in &res {
-        writeln!(out, "feature {}", f.feature)?;
+        let label = session.saes[0].label(f.feature_id).map(|l| format!(" — {l}")).unwrap_or_default();
+        writeln!(out, "feature {}{label}   (activation, then the text with [[the token]] where it peaks)", f.feature_id)?;
         for e in &f.examples {
-            let flat = |s: &str| s.replace('\n', "⏎").replace('\t', "⇥");
-            writeln!(out, "  {:>8.3}  {}[[{}]]{}", e.act, flat(&e.before), flat(&e.token), flat(&e.after))?;
+            writeln!(out, "  {:>8.3}  {}[[{}]]{}", e.act, show(&e.before), show(&e.token), show(&e.after))?;
         }
     }
     Ok(())

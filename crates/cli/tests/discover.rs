@@ -16,7 +16,7 @@ use std::sync::OnceLock;
 mod common;
 use common::{demo_sae, fails_with, gemma, saex};
 
-use saex_discover::{DiscoverResponse, LineError};
+use saex_analysis::discover::{DiscoverResponse, LineError};
 use serde_json::{json, Value};
 
 /// `saex discover --model <gemma> --sae <demo> ARGS`, with `--no-cache` unless ARGS name a
@@ -86,7 +86,7 @@ fn shipped_labels() -> std::collections::HashMap<u32, String> {
     if !path.exists() {
         return Default::default();
     }
-    saex_discover::labels::read(&path).unwrap().into_iter().map(|e| (e.feature, e.label)).collect()
+    saex_engine::labels::read(&path).unwrap().into_iter().map(|e| (e.feature, e.label)).collect()
 }
 
 fn ids(r: &DiscoverResponse) -> Vec<u32> {
@@ -96,22 +96,54 @@ fn ids(r: &DiscoverResponse) -> Vec<u32> {
 mod output {
     use super::*;
 
+    /// The page's data block (what its script renders).
+    pub fn page_data(html: &str) -> serde_json::Value {
+        let tag = "<script type=\"application/json\" id=\"data\">";
+        let start = html.find(tag).expect("a data block") + tag.len();
+        let end = start + html[start..].find("</script>").unwrap();
+        serde_json::from_str(&html[start..end]).unwrap()
+    }
+
     #[test]
-    fn html_shades_the_text_by_each_top_feature() {
+    fn html_shows_the_text_once_and_every_feature_shades_it() {
         let dir = tempfile::tempdir().unwrap();
         let page = dir.path().join("d.html");
         let out = ok(discover(&["--text", FOX, "--json", "--html", page.to_str().unwrap()]));
         let r: DiscoverResponse = serde_json::from_slice(&out.stdout).unwrap();
         let html = std::fs::read_to_string(&page).unwrap();
         assert!(html.starts_with("<!DOCTYPE html>") && html.contains("Discovered SAE features"));
-        // One section per top feature (at most 10), in rank order, each with the whole text.
-        let n = r.features.len().min(10);
-        for (i, f) in r.features.iter().take(n).enumerate() {
-            assert!(html.contains(&format!("#{} at 6/resid_pre", i + 1)), "rank {}", i + 1);
-            assert!(html.contains(&format!("— feature {}</h2>", f.feature_id)));
+        let data = page_data(&html);
+        let views = data["views"].as_array().unwrap();
+        assert_eq!(views.len(), 1, "the text is shown once");
+        let v = &views[0];
+        let tokens: Vec<&str> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        assert_eq!(tokens.concat(), FOX, "bos left out, every other token once");
+        assert_eq!(v["boundary"], Value::Null, "a text has no continuation");
+        let feats = v["features"].as_array().unwrap();
+        assert_eq!(feats.len(), r.features.len());
+        for (f, pf) in r.features.iter().zip(feats) {
+            assert_eq!(pf["id"], f.feature_id);
+            let acts: Vec<f32> = pf["acts"].as_array().unwrap().iter().map(|a| a.as_f64().unwrap() as f32).collect();
+            assert_eq!(acts.len(), tokens.len());
+            // All 17 tokens are kept, so the shading's peak is the feature's max.
+            assert_eq!(acts.iter().copied().fold(0.0, f32::max), f.scores.max, "feature {}", f.feature_id);
         }
-        assert_eq!(html.matches("<div class=\"text\">").count(), n);
-        assert_eq!(html.matches(">jumps<").count() + html.matches("> jumps<").count(), n);
+    }
+
+    #[test]
+    fn html_marks_where_the_continuation_starts() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("g.html");
+        let out = ok(discover(&["--prompt", "Once upon a time", "--gen-tokens", "6", "--json", "--html", page.to_str().unwrap()]));
+        let r: DiscoverResponse = serde_json::from_slice(&out.stdout).unwrap();
+        let data = page_data(&std::fs::read_to_string(&page).unwrap());
+        let v = &data["views"][0];
+        let tokens: Vec<&str> = v["tokens"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+        let b = v["boundary"].as_u64().unwrap() as usize;
+        assert_eq!(tokens[..b].concat(), "Once upon a time");
+        let prompt: String = r.analyzed.text.chars().take(r.analyzed.prompt_end).collect();
+        assert_eq!(prompt, "Once upon a time");
+        assert_eq!(tokens.concat(), r.analyzed.text);
     }
 
     #[test]
@@ -348,6 +380,27 @@ mod batch {
 
         let c: DiscoverResponse = serde_json::from_str(got[2]).unwrap();
         assert_eq!((c.id, c.analyzed.mode.as_str(), c.analyzed.text.as_str()), (None, "prompt", "A bare prompt line"));
+    }
+
+    /// A line of invalid UTF-8 is that line's error; the lines around it are answered.
+    #[test]
+    fn an_invalid_utf8_line_is_reported_and_the_batch_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let prompts = dir.path().join("p.jsonl");
+        let mut bytes = json!({ "text": "Hi there" }).to_string().into_bytes();
+        bytes.extend(b"\n{\"text\": \"caf\xe9\"}\n");
+        bytes.extend(json!({ "text": "Good bye" }).to_string().into_bytes());
+        bytes.push(b'\n');
+        std::fs::write(&prompts, bytes).unwrap();
+        let out = ok(discover(&["--prompts-file", prompts.to_str().unwrap(), "--token-filter", "norm"]));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let got: Vec<&str> = stdout.lines().collect();
+        assert_eq!(got.len(), 3, "{stdout}");
+        assert!(serde_json::from_str::<DiscoverResponse>(got[0]).is_ok());
+        let bad: LineError = serde_json::from_str(got[1]).unwrap();
+        assert_eq!(bad.line, 2);
+        assert!(bad.error.contains("UTF-8"), "{}", bad.error);
+        assert_eq!(serde_json::from_str::<DiscoverResponse>(got[2]).unwrap().analyzed.text, "Good bye");
     }
 
     #[test]

@@ -19,8 +19,10 @@
 
 mod builder;
 mod error;
+pub mod jsonl;
 pub mod read;
 pub mod sources;
 
 pub use builder::{build, BuildOptions, CategoryStats, Line, Manifest, PackageInfo};
 pub use error::{Error, Result};
+pub use jsonl::{read as read_docs, Doc, Split, HELDOUT_EVERY};

@@ -1,47 +1,67 @@
 //! # Brief overview
 //!
-//! `saex-engine` runs text through a model and an SAE; each function is one CLI verb (and,
-//! later, one HTTP route). [`Pair`] binds an SAE to a model's hook, checking widths and
-//! applying the SAELens conventions that change what the SAE sees; [`encode()`] gives a
-//! text's tokens, hook activations and feature activations; [`top_features`] ranks the
-//! features of a text; [`eval()`] measures reconstruction and spliced-in loss; [`sae_info`]
-//! describes an SAE; [`steer()`] generates with SAE decoder directions added at the hook
-//! ([`SteerFeature`] `159=+8`), optionally next to the unsteered baseline.
+//! `saex-engine` is the one engine under every face (CLI, HTTP API, Python): a [`Session`]
+//! owns what is loaded — a model, its SAEs each bound to its hook with its reference
+//! statistics ([`FeatureStats`]), labels and Neuronpedia id, and the activation cache — and
+//! each capability is one function of a session and a request type that every face shares:
+//!
+//! | verb | function | request → result |
+//! |---|---|---|
+//! | `tokenize` | [`tokenize()`] (tokenizer only) | text → [`Tokenized`] |
+//! | `capture`, `generate` | [`capture()`], [`generate()`] | hooks / [`GenerateRequest`] |
+//! | `encode` | [`encode()`] | text → [`Encoded`] |
+//! | `top-features` | [`top()`] | [`TopRequest`] → [`TopReport`] |
+//! | `discover` | [`discover()`] | [`DiscoverRequest`] → [`DiscoverResponse`] |
+//! | `steer` | [`steer()`] | [`SteerRequest`] → [`Steered`] |
+//! | `top-texts` | [`top_texts()`] | features → [`FeatureExamples`] |
+//! | `sae-stats` | [`feature_stats()`] | texts → [`FeatureStats`] |
+//! | `eval` | [`eval()`] | texts → [`EvalReport`] |
+//! | `sae-info` | [`sae_info()`] | SAE → [`SaeInfo`] |
+//!
+//! The walk of a request goes face → engine → model, never back up: every verb reaches the
+//! model through [`Session::encode_tokens`] / [`Session::encode_batch`] (the encode
+//! pipeline) or the model-only verbs here. Pure arithmetic lives in `saex-analysis`.
 //!
 //! ```no_run
-//! use saex_engine::{encode, top_features, Pair, Reduce};
-//! use saex_model::Model;
-//! use saex_sae::Sae;
+//! use saex_engine::{top, Session, SessionOptions, TopRequest};
 //!
-//! let model = Model::load("gemma-3-270m-q4_k_m.gguf")?;
-//! let sae = Sae::load("demo/sae")?;
-//! let pair = Pair::new(&model, &sae, None)?;
-//! let enc = encode(&pair, "The Eiffel Tower is in Paris", model.add_bos())?;
-//! for f in top_features(&enc, 10, Reduce::Max, |id| model.tokenizer.id_to_piece(id).unwrap_or_default()) {
-//!     println!("{} {:.2} at {:?}", f.feature, f.value, f.peak_token);
+//! let session = Session::open("gemma-3-270m-q4_k_m.gguf", &["demo/sae".to_string()], SessionOptions::default())?;
+//! let report = top(&session, &TopRequest::new("The Eiffel Tower is in Paris"))?;
+//! for f in &report.features {
+//!     println!("{} {:.2} at {:?} {:?}", f.feature_id, f.value, f.peak_token, f.label);
 //! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # Ok::<(), saex_engine::Error>(())
 //! ```
 #![deny(missing_docs)]
 
+pub mod atomic;
+mod discover;
 mod encode;
 mod error;
 mod eval;
+mod generate;
 mod info;
+pub mod labels;
 mod pair;
+mod session;
 mod stats;
 mod steer;
 mod tokenize;
 mod top;
 mod top_texts;
 
-pub use encode::{encode, Encoded};
+pub use discover::{capture as discover_capture, discover, discover_with_capture, Captured, CapturedSae};
+pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
 pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};
-pub use info::{sae_info, SaeInfo, SparsitySummary};
+pub use generate::{capture, generate, GenerateRequest, Generated};
+pub use info::{sae_info, Density, SaeInfo};
 pub use pair::{Adapter, Pair};
-pub use stats::{feature_stats, FeatureStats};
-pub use steer::{steer, steer_cancellable, steering_edit, steering_vector, SteerFeature, SteerOptions, Steered};
-pub use tokenize::{tokenize, Token, Tokenized};
-pub use top::{top_features, Reduce, TopFeature, TopReport};
+pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
+pub use saex_analysis::top::Reduce;
+pub use session::{loaded, release_saes, Loaded, LoadedModel, LoadedSae, Session, SessionOptions, SessionSae, LABELS_FILE};
+pub use stats::{feature_stats, FeatureStats, DENSE_RATE, STATS_FILE};
+pub use steer::{steer, steer_pair, steering_edit, steering_vector, SteerFeature, SteerOptions, SteerRequest, Steered, MAX_STEER_TOKENS};
+pub use tokenize::{tokenize, Token, TokenizeRequest, Tokenized};
+pub use top::{top, top_with_encoding, TopFeature, TopReport, TopRequest};
 pub use top_texts::{top_texts, Example, FeatureExamples};

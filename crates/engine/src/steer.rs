@@ -24,9 +24,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::pair::Pair;
+use crate::session::Session;
 
 /// One feature to steer with and how hard: `coefficient × W_dec[feature_id]` is added.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SteerFeature {
     /// The SAE feature (a row of `W_dec`).
     pub feature_id: u32,
@@ -66,9 +67,55 @@ pub struct SteerOptions {
     pub compare: bool,
 }
 
+/// A `steer` request (CLI flags, `POST /v1/steer`, Python keywords).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SteerRequest {
+    /// The model; may be omitted (the loaded one).
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// The SAE whose decoder directions steer; may be omitted when one is loaded.
+    #[serde(default)]
+    pub sae_id: Option<String>,
+    /// The prompt.
+    pub prompt: String,
+    /// `[{"feature_id": 159, "coefficient": 8}]`.
+    pub features: Vec<SteerFeature>,
+    /// Tokens to generate.
+    #[serde(default = "thirty_two")]
+    pub max_new_tokens: usize,
+    /// Sampling temperature (0: greedy).
+    #[serde(default)]
+    pub temperature: f64,
+    /// Nucleus sampling mass.
+    #[serde(default = "one")]
+    pub top_p: f64,
+    /// RNG seed.
+    #[serde(default = "forty_two")]
+    pub seed: u64,
+    /// Also generate without steering.
+    #[serde(default)]
+    pub compare: bool,
+}
+
+fn thirty_two() -> usize {
+    32
+}
+fn one() -> f64 {
+    1.0
+}
+fn forty_two() -> u64 {
+    42
+}
+
+/// Most tokens a steer request may generate.
+pub const MAX_STEER_TOKENS: usize = 1024;
+
 /// A steered continuation (and, with `compare`, the unsteered one).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Steered {
+    /// The SAE whose decoder rows steered.
+    pub sae_id: String,
     /// The prompt, as given.
     pub prompt: String,
     /// The features and coefficients, in the order given.
@@ -153,24 +200,46 @@ pub fn steering_edit(pair: &Pair, features: &[(u32, f32)]) -> Result<Edit> {
     Ok(Arc::new(move |x: &Tensor| x.broadcast_add(&delta.to_dtype(x.dtype())?.to_device(x.device())?)))
 }
 
-/// Generate from `prompt` with `features` steering at the pair's hook; with `opts.compare`,
-/// also without, using the same sampling and seed. bos is prepended as the model does.
-pub fn steer(pair: &Pair, prompt: &str, features: &[(u32, f32)], opts: &SteerOptions) -> Result<Steered> {
-    steer_cancellable(pair, prompt, features, opts, None)
+/// Answer a steer request: generate from its prompt with its features steering at the SAE's
+/// hook; with `compare`, also without, same sampling and seed. bos is prepended as the model
+/// does. A set `cancel` flag stops between tokens.
+pub fn steer(session: &Session, req: &SteerRequest, cancel: Option<&AtomicBool>) -> Result<Steered> {
+    session.check_model(req.model_id.as_deref())?;
+    if req.max_new_tokens > MAX_STEER_TOKENS {
+        return Err(Error::field("max_new_tokens", format!("at most {MAX_STEER_TOKENS}, got {}", req.max_new_tokens)));
+    }
+    if req.features.is_empty() {
+        return Err(Error::field("features", "give at least one {\"feature_id\", \"coefficient\"}"));
+    }
+    session.need_logits("generation")?;
+    let i = session.one(req.sae_id.as_deref())?;
+    let features: Vec<(u32, f32)> = req.features.iter().map(|f| (f.feature_id, f.coefficient)).collect();
+    let opts = SteerOptions {
+        max_new_tokens: req.max_new_tokens,
+        sampling: Sampling { temperature: req.temperature, top_p: req.top_p, seed: req.seed },
+        compare: req.compare,
+    };
+    let mut out = steer_pair(&session.pair(i), &req.prompt, &features, &opts, cancel).map_err(|e| match e {
+        Error::Invalid(m) => Error::field("features", m),
+        other => other,
+    })?;
+    out.sae_id = session.saes[i].id.clone();
+    Ok(out)
 }
 
-/// [`steer`] that stops with `Cancelled` once `cancel` is set (checked between tokens).
-pub fn steer_cancellable(pair: &Pair, prompt: &str, features: &[(u32, f32)], opts: &SteerOptions, cancel: Option<&AtomicBool>) -> Result<Steered> {
+/// Generate from `prompt` with `features` steering at the pair's hook (see [`steer`]).
+pub fn steer_pair(pair: &Pair, prompt: &str, features: &[(u32, f32)], opts: &SteerOptions, cancel: Option<&AtomicBool>) -> Result<Steered> {
     let model = pair.model;
     let edit = steering_edit(pair, features)?;
     let ids = model.tokenizer.encode(prompt, model.add_bos()).map_err(saex_model::Error::from)?;
     if ids.is_empty() {
-        return Err(Error::Invalid("the prompt has no tokens".into()));
+        return Err(Error::field("prompt", "has no tokens"));
     }
     let text = |new: Vec<u32>| -> Result<String> { Ok(model.tokenizer.decode(&new).map_err(saex_model::Error::from)?) };
     let steered = text(model.generate_with(&ids, opts.max_new_tokens, &opts.sampling, &[(pair.hook, edit)], cancel)?)?;
     let baseline = if opts.compare { Some(text(model.generate_with(&ids, opts.max_new_tokens, &opts.sampling, &[], cancel)?)?) } else { None };
     Ok(Steered {
+        sae_id: pair.sae.source().display().to_string(),
         prompt: prompt.to_string(),
         features: features.iter().map(|&(feature_id, coefficient)| SteerFeature { feature_id, coefficient }).collect(),
         hook: pair.hook.to_string(),
@@ -335,15 +404,15 @@ mod tests {
         let sae = Sae::load(root().join("fixtures/models/tiny-gpt2-l1").to_str().unwrap()).unwrap();
         let pair = Pair::new(&model, &sae, None).unwrap();
         let sampled = SteerOptions { max_new_tokens: 12, sampling: Sampling { temperature: 1.0, top_p: 0.9, seed: 3 }, compare: true };
-        let zero = steer(&pair, "People in Paris", &[(5, 0.0)], &sampled).unwrap();
+        let zero = steer_pair(&pair, "People in Paris", &[(5, 0.0)], &sampled, None).unwrap();
         assert_eq!(Some(&zero.steered), zero.baseline.as_ref());
         assert_eq!(zero.hook, "blocks.1.hook_resid_pre");
         assert_eq!(zero.features, [SteerFeature { feature_id: 5, coefficient: 0.0 }]);
-        let once = steer(&pair, "People in Paris", &[(5, 20.0)], &sampled).unwrap();
-        let again = steer(&pair, "People in Paris", &[(5, 20.0)], &sampled).unwrap();
+        let once = steer_pair(&pair, "People in Paris", &[(5, 20.0)], &sampled, None).unwrap();
+        let again = steer_pair(&pair, "People in Paris", &[(5, 20.0)], &sampled, None).unwrap();
         assert_eq!(once, again);
         assert_eq!(once.baseline, zero.baseline);
         let no_compare = SteerOptions { compare: false, ..sampled };
-        assert_eq!(steer(&pair, "People in Paris", &[(5, 20.0)], &no_compare).unwrap().baseline, None);
+        assert_eq!(steer_pair(&pair, "People in Paris", &[(5, 20.0)], &no_compare, None).unwrap().baseline, None);
     }
 }

@@ -1,42 +1,66 @@
 //! `top-features`: the features that matter most for a text (mlxterp's
-//! `get_top_features_for_text`; `last` is the last-token view of the SAE notebooks).
+//! `get_top_features_for_text`; `last` is the last-token view of the SAE notebooks), with
+//! discover's density gate and labels.
 
+use saex_analysis::top::{rank, Reduce};
 use serde::{Deserialize, Serialize};
 
-use crate::encode::Encoded;
+use crate::encode::{Encoding, RunOptions};
 use crate::error::{Error, Result};
+use crate::session::Session;
 
-/// How a feature's activations over the tokens become one number.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reduce {
-    /// Largest activation over the tokens.
-    Max,
-    /// Mean over the tokens (zeros included).
-    Mean,
-    /// Sum over the tokens.
-    Sum,
-    /// Activation at the last token.
-    Last,
+/// A `top-features` request (CLI flags, `POST /v1/sae/features/top`, Python keywords).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopRequest {
+    /// The model; may be omitted (the loaded one).
+    #[serde(default)]
+    pub model_id: Option<String>,
+    /// The SAE; may be omitted when one is loaded.
+    #[serde(default)]
+    pub sae_id: Option<String>,
+    /// The text.
+    pub text: String,
+    /// How many features.
+    #[serde(default = "ten")]
+    pub k: usize,
+    /// How a feature's activations over the tokens become one number.
+    #[serde(default = "max")]
+    pub reduce: Reduce,
+    /// Prepend bos as the model does (default true).
+    #[serde(default = "yes")]
+    pub bos: bool,
+    /// Skip features firing on more than this share of reference tokens (as discover; 1
+    /// keeps all). SAEs without statistics skip none.
+    #[serde(default = "dense")]
+    pub max_density: f64,
 }
 
-impl std::str::FromStr for Reduce {
-    type Err = Error;
-    fn from_str(s: &str) -> Result<Reduce> {
-        Ok(match s {
-            "max" => Reduce::Max,
-            "mean" => Reduce::Mean,
-            "sum" => Reduce::Sum,
-            "last" => Reduce::Last,
-            other => return Err(Error::Invalid(format!("unknown reduce `{other}` (expected max, mean, sum or last)"))),
-        })
+fn ten() -> usize {
+    10
+}
+fn max() -> Reduce {
+    Reduce::Max
+}
+fn yes() -> bool {
+    true
+}
+fn dense() -> f64 {
+    f64::from(crate::stats::DENSE_RATE)
+}
+
+impl TopRequest {
+    /// A request for `text` with every default.
+    pub fn new(text: impl Into<String>) -> TopRequest {
+        TopRequest { model_id: None, sae_id: None, text: text.into(), k: ten(), reduce: max(), bos: yes(), max_density: dense() }
     }
 }
 
 /// One ranked feature.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TopFeature {
     /// Feature id.
-    pub feature: u32,
+    pub feature_id: u32,
     /// The reduced activation the ranking is by.
     pub value: f32,
     /// Token position where the feature peaks.
@@ -45,24 +69,30 @@ pub struct TopFeature {
     pub peak_token: String,
     /// The activation there.
     pub peak_value: f32,
+    /// Its label, when a catalog has one.
+    pub label: Option<String>,
+    /// Share of reference tokens it fires on, when known.
+    pub density: Option<f32>,
 }
 
 /// One text's top features, as `top-features --json` prints them and `/v1/sae/features/top`
 /// returns them.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct TopReport {
     /// The model, as it was named.
-    pub model: String,
+    pub model_id: String,
     /// The SAE, as it was named.
-    pub sae: String,
+    pub sae_id: String,
     /// The hook it reads.
     pub hook: String,
     /// The reduction ranked by.
-    pub reduce: String,
+    pub reduce: Reduce,
     /// The text.
     pub text: String,
     /// Its tokens (bos included).
     pub n_tokens: usize,
+    /// Features skipped as dense (firing on more than `max_density` of reference tokens).
+    pub skipped_dense: usize,
     /// The features, best first.
     pub features: Vec<TopFeature>,
 }
@@ -70,42 +100,55 @@ pub struct TopReport {
 /// The `k` features with the largest reduced activation, largest first (ties: lower id
 /// first). The bos token is left out: its residual norm is an order of magnitude above the
 /// others' (Gemma 3: 42,900 vs ~3,000) and would dominate every ranking.
-pub fn top_features(enc: &Encoded, k: usize, reduce: Reduce, piece: impl Fn(u32) -> String) -> Vec<TopFeature> {
-    let start = usize::from(enc.has_bos && enc.acts.n_tokens() > 1);
-    let n = enc.acts.n_tokens() - start;
-    let mut stats: std::collections::HashMap<u32, (f32, f32, usize)> = Default::default(); // sum, max, argmax
-    for pos in start..enc.acts.n_tokens() {
-        let Some((fs, vs)) = enc.acts.token(pos) else { continue };
-        for (&f, &v) in fs.iter().zip(vs) {
-            let e = stats.entry(f).or_insert((0.0, f32::NEG_INFINITY, pos));
-            e.0 += v;
-            if v > e.1 {
-                e.1 = v;
-                e.2 = pos;
-            }
-        }
+pub fn top(session: &Session, req: &TopRequest) -> Result<TopReport> {
+    Ok(top_with_encoding(session, req)?.0)
+}
+
+/// [`top`], also returning the text's encoding (tokens, offsets, codes), e.g. to shade the
+/// text by a feature in a report without running the model again.
+pub fn top_with_encoding(session: &Session, req: &TopRequest) -> Result<(TopReport, Encoding)> {
+    session.check_model(req.model_id.as_deref())?;
+    if req.text.is_empty() {
+        return Err(Error::field("text", "is empty"));
     }
-    let last = enc.acts.n_tokens() - 1;
-    let last_value = |f: u32| {
-        enc.acts.token(last).and_then(|(fs, vs)| fs.binary_search(&f).ok().map(|i| vs[i])).unwrap_or(0.0)
+    if req.k == 0 {
+        return Err(Error::field("k", "must be at least 1"));
+    }
+    if !(0.0..=1.0).contains(&req.max_density) {
+        return Err(Error::field("max_density", format!("is a share of tokens in [0, 1], got {}", req.max_density)));
+    }
+    let i = session.one(req.sae_id.as_deref())?;
+    let s = &session.saes[i];
+    let enc = session.encode_text(&[i], &req.text, session.model.add_bos() && req.bos, RunOptions::default())?;
+    let acts = &enc.saes[0].acts;
+    let first = usize::from(enc.has_bos && acts.n_tokens() > 1);
+    let dense = std::cell::Cell::new(0usize);
+    let keep = |f: u32| {
+        let ok = s.passes_density(f, req.max_density);
+        dense.set(dense.get() + usize::from(!ok));
+        ok
     };
-    let mut out: Vec<TopFeature> = stats
+    let features = rank(acts, first, req.k, req.reduce, &keep)
         .into_iter()
-        .map(|(f, (sum, max, at))| TopFeature {
-            feature: f,
-            value: match reduce {
-                Reduce::Max => max,
-                Reduce::Mean => sum / n.max(1) as f32,
-                Reduce::Sum => sum,
-                Reduce::Last => last_value(f),
-            },
-            peak_position: at,
-            peak_token: piece(enc.tokens[at]),
-            peak_value: max,
+        .map(|r| TopFeature {
+            feature_id: r.feature,
+            value: r.value,
+            peak_position: r.peak_position,
+            peak_token: session.model.tokenizer.id_to_piece(enc.tokens[r.peak_position]).unwrap_or_default(),
+            peak_value: r.peak_value,
+            label: s.label(r.feature),
+            density: s.firing_rate(r.feature),
         })
-        .filter(|t| t.value > 0.0)
         .collect();
-    out.sort_by(|a, b| b.value.total_cmp(&a.value).then(a.feature.cmp(&b.feature)));
-    out.truncate(k);
-    out
+    let report = TopReport {
+        model_id: session.model_id.clone(),
+        sae_id: s.id.clone(),
+        hook: s.hook.to_string(),
+        reduce: req.reduce,
+        text: req.text.clone(),
+        n_tokens: enc.tokens.len(),
+        skipped_dense: dense.get(),
+        features,
+    };
+    Ok((report, enc))
 }

@@ -5,10 +5,8 @@
 use std::path::PathBuf;
 
 use candle_core::{DType, Device, Tensor};
-use saex_engine::{encode, eval, top_features, EvalOptions, Pair, Reduce};
+use saex_engine::{encode, eval, EvalOptions, Reduce, Session, SessionOptions, TopRequest};
 use saex_hooks::Hook;
-use saex_model::{LoadOptions, Model};
-use saex_sae::Sae;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -22,6 +20,14 @@ fn reference(name: &str) -> (Vec<String>, std::collections::HashMap<String, Tens
     (prompts, candle_core::safetensors::load(&path, &Device::Cpu).unwrap())
 }
 
+fn open(model: &str, sae: &str, hook: Option<Hook>) -> Session {
+    Session::open(model, &[sae.to_string()], SessionOptions { logits: true, sae_hooks: vec![hook], ..Default::default() }).unwrap()
+}
+
+fn path(p: &str) -> String {
+    root().join(p).to_str().unwrap().to_string()
+}
+
 fn rel_err(a: &Tensor, e: &Tensor) -> f32 {
     saex_testutil::rel_err(a, e) as f32
 }
@@ -29,13 +35,12 @@ fn rel_err(a: &Tensor, e: &Tensor) -> f32 {
 #[test]
 fn gemma3_270m_top10_features_per_token_equal_saelens() {
     let gguf = saex_testutil::real_model("gemma-3-270m-q4_k_m.gguf");
-    let model = Model::load_with(gguf.to_str().unwrap(), LoadOptions::for_hooks(&[Hook::ResidPre(6)], false)).unwrap();
-    let sae = Sae::load(root().join("fixtures/models/gemma3-270m-l6").to_str().unwrap()).unwrap();
-    let pair = Pair::new(&model, &sae, None).unwrap();
-    assert!(pair.warnings.is_empty(), "{:?}", pair.warnings);
+    let opts = SessionOptions { hooks: vec![Hook::ResidPre(6)], ..Default::default() };
+    let s = Session::open(gguf.to_str().unwrap(), &[path("fixtures/models/gemma3-270m-l6")], opts).unwrap();
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     let (prompts, r) = reference("gemma3-270m-l6.reference.safetensors");
     for (i, p) in prompts.iter().enumerate() {
-        let enc = encode(&pair, p, model.add_bos()).unwrap();
+        let enc = encode(&s, 0, p, s.model.add_bos()).unwrap();
         let dense = enc.acts.to_dense().unwrap();
         let ids = r[&format!("p{i}.top10_ids")].to_dtype(DType::I64).unwrap().to_vec2::<i64>().unwrap();
         let vals = &r[&format!("p{i}.top10_values")];
@@ -61,19 +66,16 @@ fn gemma3_270m_top10_features_per_token_equal_saelens() {
     }
 }
 
-fn tiny() -> (Model, Sae) {
-    let model = Model::load(root().join("fixtures/parity/tiny/gpt2").to_str().unwrap()).unwrap();
-    let sae = Sae::load(root().join("fixtures/models/tiny-gpt2-l1").to_str().unwrap()).unwrap();
-    (model, sae)
+fn tiny() -> Session {
+    open(&path("fixtures/parity/tiny/gpt2"), &path("fixtures/models/tiny-gpt2-l1"), None)
 }
 
 #[test]
 fn tiny_gpt2_feature_acts_equal_saelens_on_transformerlens_inputs() {
-    let (model, sae) = tiny();
-    let pair = Pair::new(&model, &sae, None).unwrap();
+    let s = tiny();
     let (prompts, r) = reference("tiny-gpt2-l1.reference.safetensors");
     for (i, p) in prompts.iter().enumerate() {
-        let enc = encode(&pair, p, model.add_bos()).unwrap();
+        let enc = encode(&s, 0, p, s.model.add_bos()).unwrap();
         let err = rel_err(&enc.acts.to_dense().unwrap(), &r[&format!("p{i}.feature_acts")]);
         // Inputs differ from TransformerLens's by ~1e-6 relative (parity tests).
         assert!(err < 1e-4, "prompt {i}: {err:.2e}");
@@ -82,25 +84,25 @@ fn tiny_gpt2_feature_acts_equal_saelens_on_transformerlens_inputs() {
 
 #[test]
 fn top_features_reduce_as_documented() {
-    let (model, sae) = tiny();
-    let pair = Pair::new(&model, &sae, None).unwrap();
-    let enc = encode(&pair, "def f(x):\n\treturn x  # Grüße", true).unwrap();
+    let s = tiny();
+    let text = "def f(x):\n\treturn x  # Grüße";
+    let enc = encode(&s, 0, text, true).unwrap();
     let dense = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap();
     let body = &dense[1..]; // bos left out
-    let piece = |id: u32| model.tokenizer.id_to_piece(id).unwrap_or_default();
     for reduce in [Reduce::Max, Reduce::Mean, Reduce::Sum, Reduce::Last] {
-        let top = top_features(&enc, 5, reduce, piece);
+        let top = saex_engine::top(&s, &TopRequest { k: 5, reduce, max_density: 1.0, ..TopRequest::new(text) }).unwrap().features;
         assert!(!top.is_empty());
         for t in &top {
-            let col: Vec<f32> = body.iter().map(|r| r[t.feature as usize]).collect();
+            let col: Vec<f32> = body.iter().map(|r| r[t.feature_id as usize]).collect();
             let expected = match reduce {
                 Reduce::Max => col.iter().copied().fold(f32::MIN, f32::max),
                 Reduce::Mean => col.iter().sum::<f32>() / col.len() as f32,
                 Reduce::Sum => col.iter().sum(),
                 Reduce::Last => *col.last().unwrap(),
             };
-            assert!((t.value - expected).abs() <= 1e-5 * expected.abs().max(1.0), "{reduce:?} {}: {} vs {expected}", t.feature, t.value);
-            assert_eq!(body[t.peak_position - 1][t.feature as usize], t.peak_value);
+            assert!((t.value - expected).abs() <= 1e-5 * expected.abs().max(1.0), "{reduce:?} {}: {} vs {expected}", t.feature_id, t.value);
+            assert_eq!(body[t.peak_position - 1][t.feature_id as usize], t.peak_value);
+            assert_eq!(t.peak_token, s.model.tokenizer.id_to_piece(enc.tokens[t.peak_position]).unwrap());
         }
         assert!(top.windows(2).all(|w| w[0].value >= w[1].value));
     }
@@ -108,15 +110,14 @@ fn top_features_reduce_as_documented() {
 
 #[test]
 fn eval_reports_consistent_numbers() {
-    let (model, sae) = tiny();
-    let pair = Pair::new(&model, &sae, None).unwrap();
+    let s = tiny();
     let text = "People in Paris read. The tower is tall. def f(x):\n\treturn x  # Grüße über Köln!\n".repeat(4);
-    let r = eval(&pair, &[text.as_str()], EvalOptions { ctx: 32, batch: 2, max_chunks: 0 }).unwrap();
-    let n_body = model.tokenizer.encode(&text, false).unwrap().len();
+    let r = eval(&s.pair(0), &[text.as_str()], EvalOptions { ctx: 32, batch: 2, max_chunks: 0 }).unwrap();
+    let n_body = s.model.tokenizer.encode(&text, false).unwrap().len();
     let chunks = n_body.div_ceil(31);
     assert_eq!(r.n_sequences, chunks);
     assert_eq!(r.n_tokens, n_body, "every non-bos token counted once");
-    assert!(r.l0 > 0.0 && r.l0 < sae.d_sae() as f64);
+    assert!(r.l0 > 0.0 && r.l0 < s.saes[0].sae.d_sae() as f64);
     assert!(r.explained_variance <= 1.0 && r.mse > 0.0);
     assert!(r.ce_loss_clean.is_finite() && r.ce_loss_with_sae.is_finite() && r.ce_loss_zero_ablation.is_finite());
     assert_ne!(r.ce_loss_with_sae, r.ce_loss_clean, "splicing changed nothing");
@@ -126,31 +127,28 @@ fn eval_reports_consistent_numbers() {
 
 #[test]
 fn a_width_mismatch_is_refused_with_both_widths() {
-    let (model, sae) = tiny();
-    let err = Pair::new(&model, &sae, Some(Hook::MlpPost(0))).err().unwrap().to_string();
+    let opts = SessionOptions { sae_hooks: vec![Some(Hook::MlpPost(0))], ..Default::default() };
+    let err = Session::open(&path("fixtures/parity/tiny/gpt2"), &[path("fixtures/models/tiny-gpt2-l1")], opts).err().unwrap().to_string();
     assert!(err.contains("64") && err.contains("128"), "{err}");
 }
 
 #[test]
 fn an_sae_from_another_model_warns() {
-    let model = Model::load(root().join("fixtures/parity/tiny/llama").to_str().unwrap()).unwrap();
-    let sae = Sae::load(root().join("fixtures/models/tiny-gpt2-l1").to_str().unwrap()).unwrap();
-    let pair = Pair::new(&model, &sae, None).unwrap();
-    assert_eq!(pair.warnings.len(), 1, "{:?}", pair.warnings);
-    assert!(pair.warnings[0].contains("tiny-gpt2"));
+    let s = open(&path("fixtures/parity/tiny/llama"), &path("fixtures/models/tiny-gpt2-l1"), None);
+    assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+    assert!(s.warnings[0].contains("tiny-gpt2"));
 }
 
 #[test]
 fn feature_stats_match_a_dense_recount() {
-    let (model, sae) = tiny();
-    let pair = Pair::new(&model, &sae, None).unwrap();
+    let session = tiny();
     let texts = ["People in Paris read.", "The tower is tall.", "def f(x):\n\treturn x"];
-    let s = saex_engine::feature_stats(&pair, &texts, 64, 2, usize::MAX).unwrap();
+    let s = saex_engine::feature_stats(&session, 0, &texts, 64, 2, usize::MAX).unwrap();
     // Recount from dense encodings, bos left out.
-    let mut cols: Vec<Vec<f32>> = vec![Vec::new(); sae.d_sae()];
+    let mut cols: Vec<Vec<f32>> = vec![Vec::new(); session.saes[0].sae.d_sae()];
     let mut n = 0;
     for t in texts {
-        let enc = encode(&pair, t, true).unwrap();
+        let enc = encode(&session, 0, t, true).unwrap();
         let dense = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap();
         for row in &dense[1..] {
             n += 1;
@@ -178,18 +176,17 @@ fn feature_stats_match_a_dense_recount() {
 
 #[test]
 fn top_texts_are_each_texts_peak_and_sorted() {
-    let (model, sae) = tiny();
-    let pair = Pair::new(&model, &sae, None).unwrap();
+    let s = tiny();
     let texts = ["People in Paris read.", "The tower is tall.", "def f(x):\n\treturn x", "Grüße aus Köln"];
     let feats: Vec<u32> = (0..8).collect();
-    let res = saex_engine::top_texts(&pair, &texts, &feats, 2, 64, 10).unwrap();
+    let res = saex_engine::top_texts(&s, 0, &texts, &feats, 2, 64, 10).unwrap();
     assert_eq!(res.len(), 8);
     for fe in &res {
         assert!(fe.examples.len() <= 2);
         assert!(fe.examples.windows(2).all(|w| w[0].act >= w[1].act));
         for e in &fe.examples {
-            let enc = encode(&pair, texts[e.text_index], true).unwrap();
-            let col: Vec<f32> = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap().iter().skip(1).map(|r| r[fe.feature as usize]).collect();
+            let enc = encode(&s, 0, texts[e.text_index], true).unwrap();
+            let col: Vec<f32> = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap().iter().skip(1).map(|r| r[fe.feature_id as usize]).collect();
             let peak = col.iter().copied().fold(f32::MIN, f32::max);
             assert!((e.act - peak).abs() < 1e-5 && (col[e.position - 1] - peak).abs() < 1e-5);
             assert!(texts[e.text_index].contains(&e.token));
@@ -202,14 +199,12 @@ fn the_demo_sae_reconstructs_real_text_on_gemma3() {
     // The shipped demo SAE (demo/README.md) on text it was not trained on: the quality the
     // README claims must hold (held-out measurement there: EV 0.943, CE recovered 0.984).
     let gguf = saex_testutil::real_model("gemma-3-270m-q4_k_m.gguf");
-    let model = Model::load(gguf.to_str().unwrap()).unwrap();
-    let sae = Sae::load(root().join("demo/sae").to_str().unwrap()).unwrap();
-    let pair = Pair::new(&model, &sae, None).unwrap();
-    assert!(pair.warnings.is_empty(), "{:?}", pair.warnings);
+    let s = open(gguf.to_str().unwrap(), &path("demo/sae"), None);
+    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
     let text = "The committee met on Tuesday to discuss the budget for the coming year. \
                 Several members asked whether the new library would open on time, and the chair \
                 promised a written answer before the next meeting.";
-    let r = eval(&pair, &[text], EvalOptions { ctx: 128, batch: 1, max_chunks: 1 }).unwrap();
+    let r = eval(&s.pair(0), &[text], EvalOptions { ctx: 128, batch: 1, max_chunks: 1 }).unwrap();
     assert!(r.explained_variance > 0.85, "EV {}", r.explained_variance);
     assert!(r.ce_loss_recovered > 0.85, "CE recovered {}", r.ce_loss_recovered);
     assert!((r.l0 - 32.0).abs() < 1e-9);

@@ -23,6 +23,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod chunked;
 pub mod config;
 pub mod error;
 pub mod gemma;
@@ -38,6 +39,7 @@ pub mod weights;
 use candle_core::Tensor;
 use saex_hooks::{Capture, Edit, Hook};
 
+pub use chunked::{entropies, ChunkedRun};
 pub use error::{Error, Result};
 pub use generate::Sampling;
 use ops::KvCache;

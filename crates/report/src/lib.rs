@@ -1,123 +1,142 @@
 //! # Brief overview
 //!
-//! `saex-report` turns results into self-contained HTML (inline CSS, no scripts, no network):
-//! [`highlight_page`] shows texts with each token shaded by one feature's activation, next
-//! to the text's top features. It knows result values only, never tensors or models, so it
-//! can be tested on plain data.
+//! `saex-report` turns results into self-contained HTML pages: one template engine
+//! (`minijinja`, templates compiled into the binary), one small inline script, the data in
+//! one `<script type="application/json">` block the script reads; no network, no libraries,
+//! so a page opens from a file anywhere. It knows result values only, never tensors or
+//! models, so it is tested on plain data.
+//!
+//! - [`texts_page`]: texts with a feature table each; clicking a feature shades the
+//!   tokens by its activation, hovering a token shows its values ([`TextView`]).
 //!
 //! ```
-//! use saex_report::{highlight_page, Section, TokenAct, FeatureRow};
-//! let s = Section {
+//! use saex_report::{texts_page, Column, FeatureView, TextView};
+//! let view = TextView {
 //!     title: "english".into(),
-//!     feature: 7,
-//!     tokens: vec![TokenAct { text: "Hi".into(), act: 1.0 }, TokenAct { text: "<b>".into(), act: 0.0 }],
-//!     top: vec![FeatureRow { feature: 7, value: 1.0, peak_token: "Hi".into(), label: None }],
+//!     tokens: vec!["Hi".into(), "<b>".into()],
+//!     columns: vec![Column::num("act", "activation")],
+//!     features: vec![FeatureView { id: 7, cells: vec!["1.000".into()], label: None, url: None, acts: vec![1.0, 0.0] }],
+//!     ..Default::default()
 //! };
-//! let html = highlight_page("demo", "subtitle", &[s]);
-//! assert!(html.contains("&lt;b&gt;") && html.starts_with("<!DOCTYPE html>"));
+//! let html = texts_page("demo", "subtitle", &[view]).unwrap();
+//! assert!(html.starts_with("<!DOCTYPE html>") && html.contains("\\u003cb>") && !html.contains("http"));
 //! ```
 #![deny(missing_docs)]
 
-use std::fmt::Write;
+use std::sync::OnceLock;
 
-/// One token and the activation it is shaded by.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct TokenAct {
-    /// The token's text, as it appears in the input.
-    pub text: String,
-    /// The feature's activation on it.
-    pub act: f32,
+use minijinja::Environment;
+use serde::Serialize;
+
+/// A table column.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Column {
+    /// Header.
+    pub name: String,
+    /// What it means (the header's tooltip).
+    pub help: String,
+    /// Right-aligned number.
+    pub num: bool,
 }
 
-/// One row of a text's top-features table.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct FeatureRow {
+impl Column {
+    /// A numeric column.
+    pub fn num(name: &str, help: &str) -> Column {
+        Column { name: name.into(), help: help.into(), num: true }
+    }
+
+    /// A text column.
+    pub fn text(name: &str, help: &str) -> Column {
+        Column { name: name.into(), help: help.into(), num: false }
+    }
+}
+
+/// One feature of a text view: its table row and its activation at every token.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FeatureView {
     /// Feature id.
-    pub feature: u32,
-    /// Its score for the text.
-    pub value: f32,
-    /// The token where it peaks.
-    pub peak_token: String,
-    /// A label, when one is known.
+    pub id: u32,
+    /// Cells, one per column, already formatted.
+    pub cells: Vec<String>,
+    /// Its label, when known.
     pub label: Option<String>,
+    /// A page about it (Neuronpedia), when known.
+    pub url: Option<String>,
+    /// Activation at each token of the view.
+    pub acts: Vec<f32>,
 }
 
-/// One text on the page.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Section {
-    /// Heading (e.g. the category).
+/// One text and the features listed for it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TextView {
+    /// Heading.
     pub title: String,
-    /// The feature the tokens are shaded by.
-    pub feature: u32,
-    /// The tokens.
-    pub tokens: Vec<TokenAct>,
-    /// The text's top features.
-    pub top: Vec<FeatureRow>,
+    /// Lines under the heading.
+    pub notes: Vec<String>,
+    /// What the columns mean, in one line.
+    pub legend: String,
+    /// The tokens' text, in order (bos left out).
+    pub tokens: Vec<String>,
+    /// The token where the model's continuation starts, marked on the page.
+    pub boundary: Option<usize>,
+    /// Table columns.
+    pub columns: Vec<Column>,
+    /// Rows, in ranking order.
+    pub features: Vec<FeatureView>,
 }
 
-/// Escape text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
+/// A page could not be rendered (a template bug, never the data's fault).
+#[derive(Debug)]
+pub struct Error(String);
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "cannot render the page: {}", self.0)
     }
-    o
 }
 
-const STYLE: &str = "body{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}\
-h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:2rem}.text{font-family:ui-monospace,monospace;white-space:pre-wrap;\
-border:1px solid #ddd;border-radius:6px;padding:.8rem;line-height:1.9}.t{border-radius:3px;padding:1px 0}\
-table{border-collapse:collapse;margin-top:.6rem}td,th{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}\
-td.n{text-align:right;font-variant-numeric:tabular-nums}.sub{color:#666}";
+impl std::error::Error for Error {}
 
-/// A page with one section per text: tokens shaded by the section's feature (opacity ∝
-/// activation / the section's max; hover shows the value), then its top features.
-pub fn highlight_page(title: &str, subtitle: &str, sections: &[Section]) -> String {
-    let mut h = String::new();
-    let _ = write!(
-        h,
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head><body>\n<h1>{t}</h1><p class=\"sub\">{s}</p>\n",
-        t = escape(title),
-        s = escape(subtitle)
-    );
-    for sec in sections {
-        let max = sec.tokens.iter().map(|t| t.act).fold(0f32, f32::max);
-        let _ = write!(h, "<h2>{} — feature {}</h2>\n<div class=\"text\">", escape(&sec.title), sec.feature);
-        for t in &sec.tokens {
-            let alpha = if max > 0.0 { (t.act / max).clamp(0.0, 1.0) } else { 0.0 };
-            let _ = write!(
-                h,
-                "<span class=\"t\" title=\"{:.3}\" style=\"background:rgba(255,120,0,{alpha:.2})\">{}</span>",
-                t.act,
-                escape(&t.text)
-            );
+/// The templates, compiled in; a syntax error in one is reported by every render (and caught
+/// by the unit tests), never a panic.
+fn env() -> Result<&'static Environment<'static>, Error> {
+    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, src) in [
+            ("base.html", include_str!("../templates/base.html")),
+            ("style.css", include_str!("../templates/style.css")),
+            ("common.js", include_str!("../templates/common.js")),
+            ("texts.html", include_str!("../templates/texts.html")),
+            ("texts.js", include_str!("../templates/texts.js")),
+        ] {
+            env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
-        h.push_str("</div>\n");
-        if sec.top.is_empty() {
-            continue;
-        }
-        h.push_str("<table><tr><th>feature</th><th>score</th><th>peak token</th><th>label</th></tr>\n");
-        for r in &sec.top {
-            let _ = writeln!(
-                h,
-                "<tr><td>{}</td><td class=\"n\">{:.3}</td><td>{}</td><td>{}</td></tr>",
-                r.feature,
-                r.value,
-                escape(&r.peak_token),
-                escape(r.label.as_deref().unwrap_or(""))
-            );
-        }
-        h.push_str("</table>\n");
+        Ok(env)
+    });
+    env.as_ref().map_err(|e| Error(e.clone()))
+}
+
+/// JSON safe to place inside `<script>`: `<` is written as `\u003c`, so no `</script>` or
+/// `<!--` in the data can end the block.
+pub fn script_json<T: Serialize>(value: &T) -> Result<String, Error> {
+    let s = serde_json::to_string(value).map_err(|e| Error(e.to_string()))?;
+    Ok(s.replace('<', "\\u003c"))
+}
+
+/// Render template `name` with a title, subtitle and the page's data.
+pub fn render<T: Serialize>(name: &str, title: &str, subtitle: &str, data: &T) -> Result<String, Error> {
+    let t = env()?.get_template(name).map_err(|e| Error(e.to_string()))?;
+    t.render(minijinja::context! { title => title, subtitle => subtitle, data => script_json(data)? }).map_err(|e| Error(e.to_string()))
+}
+
+/// Texts, each with its features: click a feature to shade the text by it.
+pub fn texts_page(title: &str, subtitle: &str, views: &[TextView]) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Data<'a> {
+        views: &'a [TextView],
     }
-    h.push_str("</body></html>\n");
-    h
+    render("texts.html", title, subtitle, &Data { views })
 }
 
 #[cfg(test)]
@@ -125,17 +144,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shading_is_relative_to_the_section_max_and_text_is_escaped() {
-        let s = Section {
-            title: "a&b".into(),
-            feature: 3,
-            tokens: vec![TokenAct { text: "x".into(), act: 2.0 }, TokenAct { text: "\"y\"".into(), act: 1.0 }],
-            top: vec![],
-        };
-        let h = highlight_page("t", "s", &[s]);
-        assert!(h.contains("rgba(255,120,0,1.00)\">x<"));
-        assert!(h.contains("rgba(255,120,0,0.50)\">&quot;y&quot;<"));
-        assert!(h.contains("a&amp;b — feature 3"));
-        assert!(!h.contains("<table>"), "no table for a section without rows");
+    fn data_cannot_close_the_script_block_and_titles_are_escaped() {
+        let view = TextView { tokens: vec!["</script><script>alert(1)</script>".into()], ..Default::default() };
+        let html = texts_page("<b>t</b>", "s", &[view]).unwrap();
+        assert!(!html.contains("</script><script>alert"), "raw token text leaked into the page");
+        assert!(html.contains("&lt;b&gt;t&lt;") && !html.contains("<b>t</b>"));
+        assert_eq!(html.matches("<script").count(), 2);
+    }
+
+    #[test]
+    fn every_template_parses() {
+        for name in ["base.html", "texts.html"] {
+            assert!(env().unwrap().get_template(name).is_ok(), "{name}");
+        }
     }
 }

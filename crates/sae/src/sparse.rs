@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 ///
 /// Token `i` has features `features[indptr[i]..indptr[i+1]]` (ascending) with activations
 /// `values[indptr[i]..indptr[i+1]]`. Only nonzeros are stored.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SparseActs {
     /// Row offsets, `n + 1` entries, starting at 0.
     pub indptr: Vec<usize>,
@@ -44,6 +44,38 @@ impl SparseActs {
     pub fn token(&self, i: usize) -> Option<(&[u32], &[f32])> {
         let (a, b) = (*self.indptr.get(i)?, *self.indptr.get(i + 1)?);
         Some((self.features.get(a..b)?, self.values.get(a..b)?))
+    }
+
+    /// The activation of `feature` at token `i` (0 when silent or past the last token).
+    pub fn get(&self, i: usize, feature: u32) -> f32 {
+        self.token(i).and_then(|(fs, vs)| fs.binary_search(&feature).ok().map(|j| vs[j])).unwrap_or(0.0)
+    }
+
+    /// The activation of `feature` at every token.
+    pub fn column(&self, feature: u32) -> Vec<f32> {
+        (0..self.n_tokens()).map(|i| self.get(i, feature)).collect()
+    }
+
+    /// Tokens `start..` only (e.g. without bos).
+    pub fn skip(&self, start: usize) -> SparseActs {
+        let start = start.min(self.n_tokens());
+        let base = self.indptr[start];
+        SparseActs {
+            indptr: self.indptr[start..].iter().map(|&p| p - base).collect(),
+            features: self.features[base..].to_vec(),
+            values: self.values[base..].to_vec(),
+            d_sae: self.d_sae,
+        }
+    }
+
+    /// Internally consistent: offsets start at 0, never decrease, end at the number of
+    /// nonzeros; features are in range and ascending within each row.
+    pub fn is_consistent(&self) -> bool {
+        self.indptr.first() == Some(&0)
+            && self.indptr.windows(2).all(|w| w[0] <= w[1])
+            && self.indptr.last() == Some(&self.values.len())
+            && self.features.len() == self.values.len()
+            && self.tokens().all(|(fs, _)| fs.windows(2).all(|w| w[0] < w[1]) && fs.iter().all(|&f| (f as usize) < self.d_sae))
     }
 
     /// `(features, values)` of every token, in order.
@@ -104,5 +136,11 @@ mod tests {
         assert_eq!(s.token(1), Some((&[][..], &[][..])));
         assert_eq!(s.token(2), None);
         assert_eq!(s.to_dense().unwrap().to_vec2::<f32>().unwrap(), t.to_vec2::<f32>().unwrap());
+        assert_eq!((s.get(0, 3), s.get(0, 2), s.get(1, 1), s.get(5, 1)), (-1.5, 0.0, 0.0, 0.0));
+        assert_eq!(s.column(1), [2.0, 0.0]);
+        assert!(s.is_consistent());
+        let tail = s.skip(1);
+        assert_eq!((tail.indptr.clone(), tail.nnz()), (vec![0, 0], 0));
+        assert!(tail.is_consistent());
     }
 }

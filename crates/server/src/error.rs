@@ -3,6 +3,17 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong, in one line.
+    pub error: String,
+    /// The request field at fault, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
 
 /// A failed request.
 #[derive(Debug)]
@@ -29,45 +40,38 @@ impl ApiError {
     /// A server-side failure: logged in full, reported generically (paths and internals
     /// stay on the server).
     pub fn internal(e: &dyn std::fmt::Display) -> ApiError {
-        eprintln!("error: {e}");
+        tracing::error!("{e}");
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error (see the server log)")
     }
 }
 
-impl From<saex_discover::Error> for ApiError {
-    fn from(e: saex_discover::Error) -> ApiError {
-        if matches!(e, saex_discover::Error::Model(saex_model::Error::Cancelled)) {
+impl From<saex_engine::Error> for ApiError {
+    fn from(e: saex_engine::Error) -> ApiError {
+        if e.is_cancelled() {
             // Only past the time limit, after the client already got its 504.
             return ApiError::new(StatusCode::GATEWAY_TIMEOUT, "cancelled at the time limit");
         }
         if e.is_client_error() {
             let field = e.field_name().map(str::to_string);
-            ApiError { status: StatusCode::BAD_REQUEST, message: e.to_string(), field }
+            let message = match &e {
+                saex_engine::Error::Field { message, .. } => format!("`{}`: {message}", field.as_deref().unwrap_or("")),
+                other => other.to_string(),
+            };
+            ApiError { status: StatusCode::BAD_REQUEST, message, field }
         } else {
             ApiError::internal(&e)
         }
     }
 }
 
-impl From<saex_engine::Error> for ApiError {
-    fn from(e: saex_engine::Error) -> ApiError {
-        match e {
-            saex_engine::Error::Invalid(m) => ApiError::new(StatusCode::BAD_REQUEST, m),
-            saex_engine::Error::Model(saex_model::Error::Cancelled) => ApiError::new(StatusCode::GATEWAY_TIMEOUT, "cancelled at the time limit"),
-            saex_engine::Error::Model(saex_model::Error::TooLong { .. } | saex_model::Error::Invalid(_)) => {
-                ApiError::new(StatusCode::BAD_REQUEST, e.to_string())
-            }
-            other => ApiError::internal(&other),
-        }
+impl From<saex_analysis::Error> for ApiError {
+    fn from(e: saex_analysis::Error) -> ApiError {
+        saex_engine::Error::from(e).into()
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut body = serde_json::json!({ "error": self.message });
-        if let Some(f) = self.field {
-            body["field"] = f.into();
-        }
-        (self.status, Json(body)).into_response()
+        (self.status, Json(ErrorBody { error: self.message, field: self.field })).into_response()
     }
 }

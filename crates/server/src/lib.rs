@@ -1,27 +1,30 @@
 //! # Brief overview
 //!
-//! `saex-server` is saex's HTTP API, thin over the libraries: one loaded [`Session`] (a
-//! model and its SAEs) shared by every request. [`app`] builds the axum `Router`; [`serve`]
-//! binds it and runs until Ctrl-C.
+//! `saex-server` is saex's HTTP API, thin over the engine: one loaded
+//! [`saex_engine::Session`] shared by every request, each route a call of the engine
+//! function its CLI verb calls, returning the same JSON. [`app`] builds the axum `Router`;
+//! [`serve`] binds it and runs until Ctrl-C; [`openapi`] is the OpenAPI document, derived
+//! from the request and response types (utoipa), served at `/openapi.json`.
 //!
-//! | route | body → response |
-//! |---|---|
-//! | `POST /v1/sae/features/discover` | seed 002's request → its response ([`saex_discover`]) |
-//! | `POST /v1/sae/features/top` | [`TopRequest`] → [`saex_engine::TopReport`] |
-//! | `POST /v1/tokenize` | [`TokenizeRequest`] → [`saex_engine::Tokenized`] |
-//! | `POST /v1/steer` | [`SteerRequest`] → [`saex_engine::Steered`] |
-//! | `GET /v1/models` | the loaded model and SAEs |
-//! | `GET /healthz` | `{"status": "ok"}` |
-//! | `GET /openapi.json` | the OpenAPI 3.1 document |
+//! | route | body → response | engine |
+//! |---|---|---|
+//! | `POST /v1/sae/features/discover` | seed 002's request → its response | `discover` |
+//! | `POST /v1/sae/features/top` | `TopRequest` → `TopReport` | `top` |
+//! | `POST /v1/tokenize` | `TokenizeRequest` → `Tokenized` | `tokenize` |
+//! | `POST /v1/steer` | `SteerRequest` → `Steered` | `steer` |
+//! | `GET /v1/models` | the loaded model and SAEs | `loaded` |
+//! | `GET /healthz` | `{"status": "ok"}` | |
+//! | `GET /openapi.json` | the OpenAPI 3.1 document | |
 //!
 //! Model work runs on tokio's blocking pool behind a semaphore (the async threads keep
 //! accepting and answering `healthz`), each request under a time limit. Bodies are size
 //! limited. A bad request gets a 4xx whose JSON names the field; internal errors get a 500
-//! with a generic body and are logged on stderr.
+//! with a generic body and are logged. Every request is logged through `tracing` with its
+//! status and latency (`RUST_LOG=saex_server=info`).
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use saex_discover::{Session, SessionOptions};
+//! use saex_engine::{Session, SessionOptions};
 //!
 //! let session = Session::open("gemma-3-270m-q4_k_m.gguf", &["demo/sae".into()], SessionOptions { logits: true, ..Default::default() })?;
 //! let router = saex_server::app(Arc::new(session), &saex_server::Options::default());
@@ -34,16 +37,19 @@ mod error;
 mod routes;
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use saex_discover::Session;
+use saex_engine::Session;
 use tokio::sync::Semaphore;
+use utoipa::OpenApi;
 
-pub use error::ApiError;
-pub use routes::{SteerRequest, TokenizeRequest, TopRequest};
+pub use error::{ApiError, ErrorBody};
 
 /// Limits of a server.
 #[derive(Debug, Clone)]
@@ -70,8 +76,34 @@ struct State {
     timeout: Duration,
 }
 
-/// The OpenAPI document served at `/openapi.json`.
-pub const OPENAPI: &str = include_str!("../openapi.json");
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "saex", description = "Find and explain SAE features: one engine function per route, the CLI's JSON."),
+    paths(routes::discover, routes::top, routes::tokenize, routes::steer, routes::models, routes::healthz, routes::openapi),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+/// The OpenAPI document, derived from the request and response types.
+pub fn openapi() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(ApiDoc::openapi)
+}
+
+/// Log each request with its status and latency.
+async fn log_request(req: Request, next: Next) -> Response {
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let started = Instant::now();
+    let res = next.run(req).await;
+    let ms = started.elapsed().as_secs_f64() * 1e3;
+    let status = res.status().as_u16();
+    if res.status().is_server_error() {
+        tracing::warn!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, ms, "request");
+    }
+    res
+}
 
 /// The router over `session`.
 pub fn app(session: Arc<Session>, opts: &Options) -> Router {
@@ -87,6 +119,7 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(opts.body_limit))
+        .layer(axum::middleware::from_fn(log_request))
         .with_state(state)
 }
 

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use saex_discover::{DiscoverResponse, Session, SessionOptions};
+use saex_engine::{DiscoverResponse, Session, SessionOptions};
 use serde_json::{json, Value};
 use tower::ServiceExt;
 
@@ -70,7 +70,7 @@ fn shipped_labels() -> std::collections::HashMap<u32, String> {
     if !path.exists() {
         return Default::default();
     }
-    saex_discover::labels::read(&path).unwrap().into_iter().map(|e| (e.feature, e.label)).collect()
+    saex_engine::labels::read(&path).unwrap().into_iter().map(|e| (e.feature, e.label)).collect()
 }
 
 const DISCOVER: &str = "/v1/sae/features/discover";
@@ -327,9 +327,13 @@ mod routes {
         assert_eq!(status, StatusCode::OK, "{v}");
         assert_eq!(v["ids"], json!([2, 9259, 1902]));
         assert_eq!(v["pieces"], json!(["<bos>", "Hello", "▁world"]));
-        // Byte spans: bos (0, 0), "Hello" [0, 5), " world" [5, 11).
+        // Spans (ASCII: code points = bytes): bos (0, 0), "Hello" [0, 5), " world" [5, 11).
         let spans: Vec<(u64, u64)> = v["tokens"].as_array().unwrap().iter().map(|t| (t["start"].as_u64().unwrap(), t["end"].as_u64().unwrap())).collect();
         assert_eq!(spans, [(0, 0), (0, 5), (5, 11)]);
+        // "Grüße": code points [0, 5) but bytes [0, 7).
+        let (_, v) = post(app(), "/v1/tokenize", json!({ "text": "Grüße", "bos": false })).await;
+        let toks = v["tokens"].as_array().unwrap();
+        assert_eq!((toks.last().unwrap()["end"].as_u64(), toks.last().unwrap()["byte_end"].as_u64()), (Some(5), Some(7)));
         let (_, v) = post(app(), "/v1/tokenize", json!({ "text": "Hello world", "bos": false })).await;
         assert_eq!(v["ids"], json!([9259, 1902]));
     }
@@ -339,7 +343,7 @@ mod routes {
         let (status, v) = post(app(), "/v1/sae/features/top", json!({ "text": "Hello world", "k": 5 })).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         let r: saex_engine::TopReport = serde_json::from_value(v).unwrap();
-        assert_eq!((r.sae.as_str(), r.hook.as_str(), r.reduce.as_str()), (sae_spec().as_str(), "blocks.6.hook_resid_pre", "max"));
+        assert_eq!((r.sae_id.as_str(), r.hook.as_str(), r.reduce), (sae_spec().as_str(), "blocks.6.hook_resid_pre", saex_engine::Reduce::Max));
         assert_eq!(r.n_tokens, 3, "bos Hello ▁world");
         assert_eq!(r.features.len(), 5);
         let pieces = ["<bos>", "Hello", "▁world"];
@@ -360,7 +364,7 @@ mod routes {
     async fn openapi_matches_the_router() {
         let (status, doc) = get(app(), "/openapi.json").await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(doc, serde_json::from_str::<Value>(saex_server::OPENAPI).unwrap());
+        assert_eq!(doc, serde_json::to_value(saex_server::openapi()).unwrap());
         let paths = doc["paths"].as_object().unwrap();
         let served = [
             ("/v1/sae/features/discover", "post"),
@@ -444,5 +448,50 @@ mod limits {
         let (status, v) = post(app, DISCOVER, quick).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         assert!(t.elapsed() < Duration::from_secs(2), "waited {:?} for the permit", t.elapsed());
+    }
+}
+
+/// Real answers of every route, 200s and errors, validated against the schemas the OpenAPI
+/// document gives for that path, method and status.
+mod schemas {
+    use super::*;
+
+    fn validate(doc: &Value, path: &str, method: &str, status: StatusCode, body: &Value) {
+        let op = &doc["paths"][path][method];
+        let resp = &op["responses"][status.as_str()];
+        assert!(resp.is_object(), "{method} {path}: status {status} is not documented: {body}");
+        let Some(schema) = resp["content"]["application/json"].get("schema") else {
+            return; // documented without a schema (the OpenAPI document itself)
+        };
+        let mut root = schema.clone();
+        root["components"] = doc["components"].clone();
+        let v = jsonschema::validator_for(&root).unwrap_or_else(|e| panic!("{method} {path}: bad schema: {e}"));
+        let errors: Vec<String> = v.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+        assert!(errors.is_empty(), "{method} {path} {status}: the answer does not match its schema: {errors:?}\n{body}");
+    }
+
+    #[tokio::test]
+    async fn every_route_answers_as_its_schema_says() {
+        let doc = serde_json::to_value(saex_server::openapi()).unwrap();
+        let cases: Vec<(&str, Method, Value, StatusCode)> = vec![
+            (DISCOVER, Method::POST, json!({ "text": FOX, "return_top_x": 5 }), StatusCode::OK),
+            (DISCOVER, Method::POST, json!({ "prompt": "Once upon a time", "gen_tokens": 4, "return_top_x": 3, "spans": [[0, 4]] }), StatusCode::OK),
+            (DISCOVER, Method::POST, json!({ "text": FOX, "score_mode": "median" }), StatusCode::BAD_REQUEST),
+            ("/v1/sae/features/top", Method::POST, json!({ "text": "Hello world", "k": 3 }), StatusCode::OK),
+            ("/v1/sae/features/top", Method::POST, json!({ "text": "", "k": 3 }), StatusCode::BAD_REQUEST),
+            ("/v1/tokenize", Method::POST, json!({ "text": "Grüße aus Köln" }), StatusCode::OK),
+            ("/v1/tokenize", Method::POST, json!({ "txt": "x" }), StatusCode::BAD_REQUEST),
+            ("/v1/steer", Method::POST, json!({ "prompt": "The weather", "features": [{ "feature_id": 5, "coefficient": 2.0 }], "max_new_tokens": 3, "compare": true }), StatusCode::OK),
+            ("/v1/steer", Method::POST, json!({ "prompt": "x", "features": [{ "feature_id": 99999, "coefficient": 2.0 }] }), StatusCode::BAD_REQUEST),
+            ("/v1/models", Method::GET, Value::Null, StatusCode::OK),
+            ("/healthz", Method::GET, Value::Null, StatusCode::OK),
+            ("/openapi.json", Method::GET, Value::Null, StatusCode::OK),
+        ];
+        for (path, method, body, want) in cases {
+            let b = if method == Method::POST { Body::from(body.to_string()) } else { Body::empty() };
+            let (status, v) = send(app(), method.clone(), path, b).await;
+            assert_eq!(status, want, "{method} {path} {body}: {v}");
+            validate(&doc, path, &method.as_str().to_lowercase(), status, &v);
+        }
     }
 }

@@ -7,7 +7,6 @@
 //! activations with `normalize_activations: none`, exactly like SAELens's saved inference
 //! models. bos positions are left out: their norm is an order of magnitude above the rest.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -126,51 +125,40 @@ fn ckpt_dir(out: &Path) -> PathBuf {
     out.join("checkpoint")
 }
 
-/// Tokenized training texts from the corpus, skipping held-out lines, from `start`.
+/// Training texts from the corpus (held-out lines skipped, by `saex_corpus`'s rule), read
+/// in line order from line `start` on, wrapping around (an epoch) at the end.
 struct CorpusReader {
     path: PathBuf,
-    lines: Vec<String>,
-    next: usize,
-    heldout_every: usize,
+    docs: Vec<saex_corpus::Doc>,
+    cursor: usize,
     epochs: u64,
 }
 
 impl CorpusReader {
     fn open(path: &Path, heldout_every: usize, start: usize, epochs: u64) -> Result<CorpusReader> {
-        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let mut lines = Vec::new();
-        for (i, l) in BufReader::new(f).lines().enumerate() {
-            let l = l.map_err(|e| Error::io(path, e))?;
-            if l.trim().is_empty() {
-                lines.push(String::new()); // keeps indices equal to line numbers (held-out rule)
-                continue;
-            }
-            let v: serde_json::Value = serde_json::from_str(&l)
-                .map_err(|e| Error::Invalid(format!("{}: line {}: not JSON: {e}", path.display(), i + 1)))?;
-            let text = v.get("text").and_then(|t| t.as_str()).ok_or_else(|| {
-                Error::Invalid(format!("{}: line {}: no string field \"text\"", path.display(), i + 1))
-            })?;
-            lines.push(text.to_string());
-        }
-        let usable = lines.iter().enumerate().filter(|(i, t)| !(heldout_every > 0 && i % heldout_every == 0) && !t.trim().is_empty()).count();
-        if usable == 0 {
+        let mut docs = saex_corpus::read_docs(path, saex_corpus::Split::Train(heldout_every)).map_err(|e| Error::Invalid(e.to_string()))?;
+        docs.retain(|d| !d.text.trim().is_empty());
+        if docs.is_empty() {
             return Err(Error::Invalid(format!("{}: the corpus has no training text", path.display())));
         }
-        Ok(CorpusReader { path: path.to_path_buf(), lines, next: start, heldout_every, epochs })
+        let cursor = docs.partition_point(|d| d.line < start);
+        Ok(CorpusReader { path: path.to_path_buf(), docs, cursor, epochs })
     }
 
     fn next_text(&mut self) -> &str {
-        loop {
-            if self.next >= self.lines.len() {
-                self.next = 0;
-                self.epochs += 1;
-            }
-            let i = self.next;
-            self.next += 1;
-            let held = self.heldout_every > 0 && i % self.heldout_every == 0;
-            if !held && !self.lines[i].trim().is_empty() {
-                return &self.lines[i];
-            }
+        if self.cursor >= self.docs.len() {
+            self.cursor = 0;
+            self.epochs += 1;
+        }
+        self.cursor += 1;
+        &self.docs[self.cursor - 1].text
+    }
+
+    /// The line number to resume from (what a checkpoint stores).
+    fn next_line(&self) -> usize {
+        match self.docs.get(self.cursor) {
+            Some(d) => d.line,
+            None => self.docs.last().map_or(0, |d| d.line + 1),
         }
     }
 }
@@ -298,7 +286,7 @@ pub fn train(model: &Model, corpus: &Path, out: &Path, opts: &TrainOptions, ctl:
             progress(&last_progress);
         }
         buffer = keep;
-        state.corpus_line = reader.next;
+        state.corpus_line = reader.next_line();
         state.epochs = reader.epochs;
         save_checkpoint(&ck, s, &state, &last_fired, &fire_count)?;
     }

@@ -30,3 +30,19 @@ pub fn gemma() -> String {
 pub fn demo_sae() -> String {
     saex_testutil::root().join("demo/sae").to_str().unwrap().to_string()
 }
+
+/// Open `page` in headless chromium (tests/browser/check.mjs): no console error, no network,
+/// the interactions of `kind` work; the screenshot goes to `shot`. Needs
+/// `scripts/setup-browser.sh` once per machine; without it the test fails saying so.
+pub fn check_page(page: &std::path::Path, kind: &str, shot: &std::path::Path) -> String {
+    let root = saex_testutil::root();
+    let script = root.join("tests/browser/check.mjs");
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core").is_dir(),
+        "page tests need chromium and playwright-core: run scripts/setup-browser.sh"
+    );
+    let out = Command::new("node").arg(&script).arg(page).arg(kind).arg(shot).output().expect("run node (scripts/setup-browser.sh)");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}: {stderr}", page.display());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

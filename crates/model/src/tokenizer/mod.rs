@@ -260,6 +260,50 @@ impl Tokenizer {
         self.inner.get_vocab_size(true)
     }
 
+    /// `prompt` followed by the text of `generated`, and each generated token's byte span
+    /// in it.
+    ///
+    /// Decoding the prompt and the generation together and subtracting the prompt's
+    /// decoding keeps the spacing the tokenizer gives a continuation (a SentencePiece
+    /// decoder strips the leading space of a sequence's first token, so decoding
+    /// `generated` alone can lose it).
+    pub fn continuation(&self, prompt: &str, prompt_ids: &[u32], generated: &[u32]) -> Result<(String, Vec<(usize, usize)>), TokenizerError> {
+        let floor = |s: &str, i: usize| {
+            let mut i = i.min(s.len());
+            while !s.is_char_boundary(i) {
+                i -= 1;
+            }
+            i
+        };
+        let base = self.decode(prompt_ids)?;
+        let mut ids = prompt_ids.to_vec();
+        let mut text = prompt.to_string();
+        let mut offsets = Vec::with_capacity(generated.len());
+        let mut tail_len = 0; // bytes of the generation already in `text`
+        for &g in generated {
+            ids.push(g);
+            let full = self.decode(&ids)?;
+            let tail = full.strip_prefix(base.as_str()).unwrap_or(&full[floor(&full, base.len())..]);
+            // A partial UTF-8 sequence decodes as U+FFFD until its last byte arrives; only
+            // the settled prefix is final, so rebuild the tail each step.
+            let start = prompt.len() + tail_len.min(tail.len());
+            text.truncate(prompt.len());
+            text.push_str(tail);
+            tail_len = tail.len();
+            offsets.push((start.min(text.len()), text.len()));
+        }
+        // Tokens whose bytes were later rewritten (U+FFFD settling) may now point inside a
+        // character: snap every span to boundaries and keep them in order.
+        let mut prev = prompt.len();
+        for o in offsets.iter_mut() {
+            let a = floor(&text, o.0.max(prev).min(text.len()));
+            let b = floor(&text, o.1.max(a));
+            *o = (a, b);
+            prev = b;
+        }
+        Ok((text, offsets))
+    }
+
     /// The underlying HuggingFace tokenizer.
     pub fn hf_tokenizer(&self) -> &tokenizers::Tokenizer {
         &self.inner

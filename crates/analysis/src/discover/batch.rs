@@ -5,8 +5,8 @@
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::request::DiscoverRequest;
-use crate::response::LineError;
+use super::request::DiscoverRequest;
+use super::response::LineError;
 
 /// The request of one prompts-file line: `base` (without its prompt/text) overridden by the
 /// line's fields.
@@ -22,42 +22,20 @@ pub fn request_from_line(base: &DiscoverRequest, line: &str) -> Result<DiscoverR
     if let (Value::Object(m), Value::Object(o)) = (&mut merged, overrides) {
         m.extend(o);
     }
-    parse(merged)
+    crate::from_json(merged)
 }
 
-/// A request from JSON, errors naming the field.
-pub fn parse(v: Value) -> Result<DiscoverRequest> {
-    from_json(v)
-}
-
-/// Any request type from JSON, errors naming the field: `serde_path_to_error` keeps the
-/// path that serde alone drops (the server parses every route's body with this).
-pub fn from_json<T: serde::de::DeserializeOwned>(v: Value) -> Result<T> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner().to_string();
-        // Our own validation errors already start with "`field`: ".
-        let inner = inner.strip_prefix(&format!("`{path}`: ")).map(str::to_string).unwrap_or(inner);
-        if path == "." || path.is_empty() {
-            // Unknown and missing fields are reported at the root; serde's message names them.
-            let field = inner.split('`').nth(1).unwrap_or("body").to_string();
-            Error::Field { field, message: inner }
-        } else {
-            Error::Field { field: path, message: inner }
-        }
-    })
-}
-
-/// A failed line's output object.
-pub fn line_error(line: usize, text: &str, e: &Error) -> LineError {
+/// A failed line's output object: its number, its `id` when the line has one, the field
+/// at fault and the message.
+pub fn line_error(line: usize, text: &str, field: Option<&str>, error: String) -> LineError {
     let id = serde_json::from_str::<Value>(text).ok().and_then(|v| v.get("id").cloned());
-    LineError { line, id, field: e.field_name().map(str::to_string), error: e.to_string() }
+    LineError { line, id, field: field.map(str::to_string), error }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::request::ScoreMode;
+    use crate::discover::request::ScoreMode;
 
     #[test]
     fn lines_override_the_base() {
@@ -80,7 +58,8 @@ mod tests {
         assert_eq!(e.field_name(), Some("bogus"), "{e}");
         assert!(request_from_line(&base, "{not json").is_err());
         assert!(request_from_line(&base, "[1]").is_err());
-        let le = line_error(4, r#"{"id": 9, "prompt": 3}"#, &request_from_line(&base, r#"{"id": 9, "prompt": 3}"#).unwrap_err());
+        let e = request_from_line(&base, r#"{"id": 9, "prompt": 3}"#).unwrap_err();
+        let le = line_error(4, r#"{"id": 9, "prompt": 3}"#, e.field_name(), e.to_string());
         assert_eq!((le.line, le.id, le.field.as_deref()), (4, Some(serde_json::json!(9)), Some("prompt")));
     }
 }

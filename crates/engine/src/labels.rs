@@ -10,11 +10,12 @@
 //! The first label of a feature wins: `--labels` files in the order given, then the SAE's own
 //! `labels.jsonl`, so a user's catalog overrides what an SAE ships.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::session::{SessionSae, LABELS_FILE};
 
 /// One catalog entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +71,57 @@ pub fn read(path: &Path) -> Result<Vec<LabelEntry>> {
             entry(&v).map_err(|m| err(format!("line {}: {m}", i + 1)))
         })
         .collect()
+}
+
+/// Attach labels to `saes`: the user's `catalogs` first, then each SAE directory's own
+/// `labels.jsonl`; the first label of a feature wins. A catalog matching no loaded SAE adds
+/// a warning; an entry out of an SAE's range is an error naming the file.
+pub fn attach(saes: &mut [SessionSae], catalogs: &[PathBuf], warnings: &mut Vec<String>) -> Result<()> {
+    for path in catalogs {
+        let entries = read(path)?;
+        let mut matched = 0;
+        for e in entries {
+            let targets: Vec<usize> = match &e.sae {
+                Some(key) => (0..saes.len()).filter(|&i| saes[i].id == *key || saes[i].neuronpedia_id() == Some(key.as_str())).collect(),
+                None if saes.len() == 1 => vec![0],
+                None => {
+                    return Err(Error::File {
+                        path: path.display().to_string(),
+                        message: format!("an entry for feature {} names no `sae_id`, and {} SAEs are loaded", e.feature, saes.len()),
+                    })
+                }
+            };
+            for i in targets {
+                matched += 1;
+                if e.feature as usize >= saes[i].sae.d_sae() {
+                    return Err(Error::File {
+                        path: path.display().to_string(),
+                        message: format!("feature {} is out of range for {} (d_sae {})", e.feature, saes[i].id, saes[i].sae.d_sae()),
+                    });
+                }
+                saes[i].labels.entry(e.feature).or_insert_with(|| e.label.clone());
+            }
+        }
+        if matched == 0 && !saes.is_empty() {
+            warnings.push(format!(
+                "{}: no label matches a loaded SAE (saex `sae_id` must be one of {}; Neuronpedia `modelId/layer` must be an SAE's neuronpedia_id)",
+                path.display(),
+                saes.iter().map(|s| s.id.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+        }
+    }
+    for s in saes.iter_mut() {
+        let own = s.sae.source().join(LABELS_FILE);
+        if own.is_file() {
+            for e in read(&own)? {
+                if e.feature as usize >= s.sae.d_sae() {
+                    return Err(Error::File { path: own.display().to_string(), message: format!("feature {} is out of range (d_sae {})", e.feature, s.sae.d_sae()) });
+                }
+                s.labels.entry(e.feature).or_insert(e.label);
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

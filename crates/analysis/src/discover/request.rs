@@ -64,7 +64,7 @@ impl From<ScoreMode> for String {
 }
 
 /// The per-sequence token pre-filter's proxy for "informative".
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum TokenFilter {
     /// Entropy of the model's next-token distribution at the token (needs the logits).
@@ -145,13 +145,23 @@ impl std::str::FromStr for Tau {
     }
 }
 
+fn tau_schema() -> utoipa::openapi::schema::Schema {
+    use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
+    Schema::OneOf(OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["p95"])))
+        .item(ObjectBuilder::new().schema_type(Type::Number).minimum(Some(0.0)))
+        .description(Some("`p95` (each feature's reference P95) or one threshold for every feature"))
+        .build())
+}
+
 /// A request, as seed 002's "API" section writes it. Unknown fields are refused (a typo
 /// like `score_mdoe` would otherwise silently run with the default).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct DiscoverRequest {
     /// Caller's id for this request, echoed in the response (useful in batch files).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub id: Option<serde_json::Value>,
     /// The model; may be omitted (the loaded one). Must name the loaded model when given.
     pub model_id: Option<String>,
@@ -184,11 +194,13 @@ pub struct DiscoverRequest {
     pub token_filter: TokenFilter,
     /// Features to return (per SAE when not merging).
     pub return_top_x: usize,
-    /// Ranking.
+    /// Ranking: mean, max, mean×coverage (or mean*coverage), selectivity.
+    #[schema(value_type = String, example = "mean×coverage")]
     pub score_mode: ScoreMode,
     /// Minimum coverage, in percent of the kept tokens.
     pub min_coverage_pct: f64,
-    /// Coverage threshold.
+    /// Coverage threshold: `p95` or a number.
+    #[schema(schema_with = tau_schema)]
     pub tau: Tau,
     /// Skip features firing on more than this share of reference-corpus tokens (SAELens's
     /// "dense feature" cut is 0.1). Dense features fire on nearly any text and crowd out the

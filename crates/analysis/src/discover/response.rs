@@ -4,10 +4,11 @@
 use serde::{Deserialize, Serialize};
 
 /// One request's answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DiscoverResponse {
     /// The request's `id`, when it had one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[schema(value_type = Option<Object>)]
     pub id: Option<serde_json::Value>,
     /// The model.
     pub model_id: String,
@@ -17,10 +18,14 @@ pub struct DiscoverResponse {
     pub analyzed: Analyzed,
     /// Ranked features, best first.
     pub features: Vec<FeatureResult>,
+    /// How the request was served where it could not be as asked (e.g. an SAE without
+    /// reference statistics: what τ then means).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub notes: Vec<String>,
 }
 
 /// What was analysed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Analyzed {
     /// `text`, `prompt` or `prompt+gen`.
     pub mode: String,
@@ -30,16 +35,21 @@ pub struct Analyzed {
     pub layers: Vec<usize>,
     /// Tokens kept by the pre-filter and scored.
     pub kept_tokens: usize,
+    /// Where the prompt ends in `text`, in code points: the continuation the model
+    /// generated starts here (= the text's length when nothing was generated).
+    pub prompt_end: usize,
     /// The analysed text (prompt + generation): `top_spans` positions index into it, in
     /// Unicode code points (Python `str` indexing).
     pub text: String,
 }
 
 /// One ranked feature.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FeatureResult {
     /// Feature id in its SAE.
     pub feature_id: u32,
+    /// The SAE it belongs to (as loaded).
+    pub sae_id: String,
     /// Layer of its SAE's hook (null for hooks outside blocks).
     pub layer: Option<usize>,
     /// Stream of its SAE's hook (`resid_pre`, `mlp_out`, ...).
@@ -59,7 +69,7 @@ pub struct FeatureResult {
 }
 
 /// A feature's score breakdown.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Scores {
     /// Mean activation over the kept tokens (zeros included).
     pub mean: f32,
@@ -73,7 +83,7 @@ pub struct Scores {
 }
 
 /// A window of tokens around one of the feature's peaks.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TopSpan {
     /// The window's text.
     pub text: String,
@@ -84,7 +94,7 @@ pub struct TopSpan {
 }
 
 /// A batch line that could not be served: it stands in that line's place in the output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LineError {
     /// 1-based line number in the prompts file.
     pub line: usize,

@@ -11,8 +11,8 @@ use std::collections::HashMap;
 
 use saex_sae::SparseActs;
 
-use crate::request::ScoreMode;
-use crate::response::Scores;
+use super::request::ScoreMode;
+use super::response::Scores;
 
 /// One sequence's activations under one SAE, and which tokens play which role.
 pub struct Sequence<'a> {

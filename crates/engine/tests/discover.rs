@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use saex_discover::{discover, DiscoverRequest, DiscoverResponse, FeatureResult, ScoreMode, Session, SessionOptions, Tau, TokenFilter};
+use saex_analysis::discover::{DiscoverRequest, DiscoverResponse, FeatureResult, ScoreMode, Tau, TokenFilter};
+use saex_engine::{discover, Session, SessionOptions};
 
 fn gemma() -> String {
     saex_testutil::real_model("gemma-3-270m-q4_k_m.gguf").to_str().unwrap().to_string()
@@ -49,8 +50,7 @@ fn by_id(r: &DiscoverResponse) -> HashMap<u32, &FeatureResult> {
 /// tokens' byte offsets.
 fn engine_acts(text: &str) -> (Vec<Vec<f32>>, Vec<(usize, usize)>) {
     let s = session();
-    let pair = saex_engine::Pair::new(&s.model, &s.saes[0].sae, None).unwrap();
-    let enc = saex_engine::encode(&pair, text, s.model.add_bos()).unwrap();
+    let enc = saex_engine::encode(s, 0, text, s.model.add_bos()).unwrap();
     assert!(enc.has_bos);
     (enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap(), enc.offsets)
 }
@@ -282,9 +282,9 @@ fn generation_is_seeded_and_selectivity_contrasts_it_with_the_prompt() {
     let n_prompt = s.model.tokenizer.encode("The recipe needs flour, sugar and", true).unwrap().len();
     assert!(a.analyzed.tokens <= n_prompt - 1 + 10 && a.analyzed.tokens > n_prompt - 1);
     // Selectivity by hand from the captured codes: generated tokens minus prompt tokens.
-    let sel = s.select(&req).unwrap();
-    let cap = saex_discover::capture(s, &sel, &req.input().unwrap(), &req).unwrap();
-    let codes = cap.saes[0].acts().to_dense().unwrap().to_vec2::<f32>().unwrap();
+    let sel = s.select(req.sae_id.as_deref(), &req.layers, &req.streams).unwrap();
+    let cap = saex_engine::discover_capture(s, &sel, &req.input().unwrap(), &req, None).unwrap();
+    let codes = cap.saes[0].acts.to_dense().unwrap().to_vec2::<f32>().unwrap();
     let n = codes.len();
     for x in &a.features {
         let f = x.feature_id as usize;
@@ -366,11 +366,13 @@ fn several_saes_select_by_layer_and_stream_and_merge_by_reference_p95() {
     }
     assert_eq!(merged.sae_id, saes.join(","));
 
-    // Merging needs every SAE's statistics.
+    // Merging needs every SAE's statistics: without them each SAE is ranked on its own, and
+    // the response says so.
     let bare = demo_copy(dir.path(), "bare", false, |c| c["metadata"]["hook_name"] = "blocks.4.hook_resid_pre".into());
-    let s2 = Session::open(&gemma(), &[saes[0].clone(), bare], SessionOptions { logits: true, ..Default::default() }).unwrap();
-    assert_eq!(discover(&s2, &req).unwrap_err().field_name(), Some("merge_across_layers"));
-    assert_eq!(discover(&s2, &DiscoverRequest { tau: Tau::P95, merge_across_layers: false, ..req.clone() }).unwrap_err().field_name(), Some("tau"));
+    let s2 = Session::open(&gemma(), &[saes[0].clone(), bare.clone()], SessionOptions { logits: true, ..Default::default() }).unwrap();
+    let unmerged = discover(&s2, &req).unwrap();
+    assert_eq!(unmerged.features.len(), 20, "each SAE's own top 10");
+    assert!(unmerged.notes.iter().any(|n| n.contains("not merged") && n.contains(&bare)), "{:?}", unmerged.notes);
     let only_bare = DiscoverRequest { layers: vec![4], score_mode: ScoreMode::Selectivity, ..req.clone() };
     assert_eq!(discover(&s2, &only_bare).unwrap_err().field_name(), Some("score_mode"));
 }
@@ -499,4 +501,53 @@ fn long_texts_run_in_chunks_give_full_pass_values() {
     let (acts, _) = engine_acts(&text);
     assert_eq!(acts.len(), ids.len());
     check_kept(&r, &acts, &kept);
+}
+
+/// A SAELens SAE as a user just downloaded it (no feature_stats.safetensors): τ = p95 means
+/// τ = 0 (coverage = the share of kept tokens where the feature fires), nothing is gated by
+/// density, and the response says so.
+#[test]
+fn an_sae_without_reference_statistics_is_discovered_with_tau_zero() {
+    let dir = tempfile::tempdir().unwrap();
+    let bare = demo_copy(dir.path(), "fresh", false, |_| {});
+    let s = Session::open(&gemma(), &[bare.clone()], SessionOptions { logits: true, ..Default::default() }).unwrap();
+    assert!(s.saes[0].stats.is_none());
+    let req = DiscoverRequest { text: Some(TEXT.into()), token_filter: TokenFilter::Norm, topk_tokens_per_seq: 0, return_top_x: 4096, min_coverage_pct: 0.0, score_mode: ScoreMode::Mean, ..Default::default() };
+    let r = discover(&s, &req).unwrap();
+    assert!(r.notes.iter().any(|n| n.contains("τ = 0") && n.contains("saex sae-stats")), "{:?}", r.notes);
+    let (acts, _) = engine_acts(TEXT);
+    let positions: Vec<usize> = (1..acts.len()).collect();
+    assert!(!r.features.is_empty());
+    for f in &r.features {
+        let (_, _, cov) = recompute(&acts, &positions, f.feature_id as usize, 0.0);
+        close(f.scores.coverage, cov, "coverage with τ = 0");
+        assert_eq!(f.scores.selectivity, None, "no background and no reference mean");
+    }
+    // Every active feature is a candidate: the density gate has no statistics to use (the
+    // demo's copy ships sparsity.safetensors only if the demo does).
+    let active = (0..4096).filter(|&f| positions.iter().any(|&p| acts[p][f] > 0.0)).count();
+    if !std::path::Path::new(&bare).join("sparsity.safetensors").exists() {
+        assert_eq!(r.features.len(), active);
+    }
+}
+
+/// Two SAEs on the same hook in one request (the demo SAE and a copy of it): one forward
+/// pass, and every feature is attributed to the SAE it came from.
+#[test]
+fn two_saes_on_one_hook_are_told_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = demo_copy(dir.path(), "copy", true, |_| {});
+    let ids = vec![demo().to_str().unwrap().to_string(), copy.clone()];
+    let s = Session::open(&gemma(), &ids, SessionOptions { logits: true, ..Default::default() }).unwrap();
+    let req = DiscoverRequest { text: Some(TEXT.into()), merge_across_layers: false, return_top_x: 5, ..Default::default() };
+    let r = discover(&s, &req).unwrap();
+    assert_eq!(r.features.len(), 10);
+    assert!(r.features[..5].iter().all(|f| f.sae_id == ids[0]));
+    assert!(r.features[5..].iter().all(|f| f.sae_id == copy));
+    // Same weights: the same features with the same scores under both ids.
+    for (a, b) in r.features[..5].iter().zip(&r.features[5..]) {
+        assert_eq!((a.feature_id, a.score), (b.feature_id, b.score));
+    }
+    let merged = discover(&s, &DiscoverRequest { merge_across_layers: true, ..req }).unwrap();
+    assert!(merged.features.iter().all(|f| ids.contains(&f.sae_id)));
 }

@@ -1,11 +1,8 @@
-//! Where tokens sit in the analysed text: byte offsets of generated tokens, code-point
-//! positions for JSON consumers, the tokens a `--span` covers, and the windows shown as a
-//! feature's `top_spans`.
-
-use saex_model::tokenizer::Tokenizer;
+//! Where tokens sit in the analysed text: code-point positions for JSON consumers, the
+//! tokens a `--span` covers, and the windows shown as a feature's `top_spans`.
 
 use crate::error::Result;
-use crate::response::TopSpan;
+use super::response::TopSpan;
 
 /// Tokens either side of a peak shown in a top span: enough to read the context.
 const BEFORE: usize = 4;
@@ -20,41 +17,6 @@ fn floor_boundary(s: &str, i: usize) -> usize {
         i -= 1;
     }
     i
-}
-
-/// `prompt` followed by the text of `generated`, and each generated token's byte span in it.
-///
-/// Decoding the prompt and the generation together and subtracting the prompt's decoding
-/// keeps the spacing the tokenizer gives a continuation (a SentencePiece decoder strips the
-/// leading space of a sequence's first token, so decoding `generated` alone can lose it).
-pub fn continuation(tok: &Tokenizer, prompt: &str, prompt_ids: &[u32], generated: &[u32]) -> Result<(String, Vec<(usize, usize)>)> {
-    let base = tok.decode(prompt_ids).map_err(saex_model::Error::from)?;
-    let mut ids = prompt_ids.to_vec();
-    let mut text = prompt.to_string();
-    let mut offsets = Vec::with_capacity(generated.len());
-    let mut tail_len = 0; // bytes of the generation already in `text`
-    for &g in generated {
-        ids.push(g);
-        let full = tok.decode(&ids).map_err(saex_model::Error::from)?;
-        let tail = full.strip_prefix(base.as_str()).unwrap_or(&full[floor_boundary(&full, base.len())..]);
-        // A partial UTF-8 sequence decodes as U+FFFD until its last byte arrives; only the
-        // settled prefix is final, so rebuild the tail each step.
-        let start = prompt.len() + tail_len.min(tail.len());
-        text.truncate(prompt.len());
-        text.push_str(tail);
-        tail_len = tail.len();
-        offsets.push((start.min(text.len()), text.len()));
-    }
-    // Tokens whose bytes were later rewritten (U+FFFD settling) may now point inside a
-    // character: snap every span to boundaries and keep them in order.
-    let mut prev = prompt.len();
-    for o in offsets.iter_mut() {
-        let a = floor_boundary(&text, o.0.max(prev).min(text.len()));
-        let b = floor_boundary(&text, o.1.max(a));
-        *o = (a, b);
-        prev = b;
-    }
-    Ok((text, offsets))
 }
 
 /// Byte offset → code-point offset in `text`.

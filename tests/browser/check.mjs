@@ -1,0 +1,81 @@
+// Opens a saex page in Debian's headless chromium, fails on any console error or page error,
+// runs the interactions of its kind, and saves a screenshot.
+//
+//   node tests/browser/check.mjs PAGE.html KIND SCREENSHOT.png
+//
+// Prints one JSON line of what it checked; exits 1 with a one-line reason otherwise.
+import { chromium } from "playwright-core";
+import { pathToFileURL } from "node:url";
+
+const [page_path, kind, shot] = process.argv.slice(2);
+if (!page_path || !kind || !shot) {
+  console.error("usage: check.mjs PAGE.html KIND SCREENSHOT.png");
+  process.exit(2);
+}
+
+const KINDS = {
+  // Texts with a feature table each (discover, top-features, highlight).
+  async texts(page, report) {
+    const views = await page.locator("section.view").count();
+    if (views < 1) throw new Error("no text view rendered");
+    report.views = views;
+    const view = page.locator("section.view").first();
+    const toks = view.locator(".tok");
+    report.tokens = await toks.count();
+    if (report.tokens < 1) throw new Error("the first view has no tokens");
+    const rows = view.locator("tbody tr");
+    report.rows = await rows.count();
+    if (report.rows < 1) throw new Error("the first view lists no feature");
+    if (!(await rows.first().getAttribute("class") || "").includes("selected")) throw new Error("the first feature is not selected on load");
+    const shading = async () => view.locator(".tok").evaluateAll((els) => els.map((e) => e.style.background || ""));
+    const before = await shading();
+    if (!before.some((b) => b !== "")) throw new Error("no token is shaded by the first feature");
+    if (report.rows > 1) {
+      await rows.nth(1).click();
+      if (!(await rows.nth(1).getAttribute("class") || "").includes("selected")) throw new Error("clicking a feature row does not select it");
+      const after = await shading();
+      report.shading_changed = JSON.stringify(after) !== JSON.stringify(before);
+      await rows.first().click();
+    }
+    // Hover the strongest token: the tooltip shows its values.
+    const i = before.findIndex((b) => b !== "");
+    await toks.nth(i).hover();
+    const tip = page.locator("#tip");
+    if (!(await tip.isVisible())) throw new Error("hovering a token shows no tooltip");
+    const text = await tip.textContent();
+    if (!/feature \d+: \d/.test(text)) throw new Error("the tooltip does not show the feature's value: " + JSON.stringify(text));
+    report.tooltip = text.split("\n").slice(0, 2).join(" | ");
+  },
+};
+
+const check = KINDS[kind];
+if (!check) {
+  console.error("unknown kind " + kind + "; expected one of " + Object.keys(KINDS).join(", "));
+  process.exit(2);
+}
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const problems = [];
+const requests = [];
+try {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  page.on("console", (m) => { if (m.type() === "error" || m.type() === "warning") problems.push("console " + m.type() + ": " + m.text()); });
+  page.on("pageerror", (e) => problems.push("page error: " + e.message));
+  page.on("request", (r) => { if (!r.url().startsWith("file:") && !r.url().startsWith("data:")) requests.push(r.url()); });
+  await page.goto(pathToFileURL(page_path).href, { waitUntil: "load" });
+  const report = { page: page_path, kind };
+  await check(page, report);
+  await page.mouse.move(0, 0);
+  await page.screenshot({ path: shot, fullPage: false });
+  if (requests.length) problems.push("the page made network requests: " + requests.slice(0, 3).join(", "));
+  if (problems.length) throw new Error(problems.join("; "));
+  report.screenshot = shot;
+  console.log(JSON.stringify(report));
+} catch (e) {
+  console.error(page_path + ": " + (e && e.message ? e.message.split("\n")[0] : e));
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
