@@ -48,16 +48,11 @@ impl Cache {
     /// `$SAEX_CACHE_DIR` if set, else `$XDG_CACHE_HOME/saex/discover`, else
     /// `~/.cache/saex/discover`.
     pub fn default_dir() -> PathBuf {
-        let var = |k: &str| {
-            std::env::var_os(k)
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        };
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
         if let Some(d) = var("SAEX_CACHE_DIR") {
             return d;
         }
-        let base =
-            var("XDG_CACHE_HOME").unwrap_or_else(|| var("HOME").unwrap_or_default().join(".cache"));
+        let base = var("XDG_CACHE_HOME").unwrap_or_else(|| var("HOME").unwrap_or_default().join(".cache"));
         base.join("saex").join("discover")
     }
 
@@ -129,11 +124,8 @@ impl Cache {
         let shard = path.parent().unwrap_or(&self.dir);
         fs::create_dir_all(shard).map_err(io("create directory", shard))?;
         let (tmp, mut file) = create_tmp(shard, key)?;
-        let written = file
-            .write_all(&entry::header(bytes))
-            .and_then(|()| file.write_all(bytes))
-            .map_err(io("write", &tmp))
-            .and_then(|()| {
+        let written =
+            file.write_all(&entry::header(bytes)).and_then(|()| file.write_all(bytes)).map_err(io("write", &tmp)).and_then(|()| {
                 // Precise mtime for LRU order (the kernel's own is tick-coarse); best effort.
                 let _ = file.set_modified(SystemTime::now());
                 drop(file);
@@ -160,9 +152,7 @@ impl Cache {
             for e in fs::read_dir(&shard).map_err(io("list", &shard))?.flatten() {
                 let p = e.path();
                 match fs::remove_file(&p) {
-                    Err(err) if err.kind() != ErrorKind::NotFound => {
-                        return Err(io("delete", p)(err))
-                    }
+                    Err(err) if err.kind() != ErrorKind::NotFound => return Err(io("delete", p)(err)),
                     _ => {}
                 }
             }
@@ -226,13 +216,8 @@ impl Cache {
                     if now.duration_since(mtime).is_ok_and(|age| age > STALE_TMP) {
                         let _ = fs::remove_file(e.path());
                     }
-                } else if meta.is_file() && name.strip_suffix(".bin").is_some_and(|h| is_hex(h, 64))
-                {
-                    each(Found {
-                        path: e.path(),
-                        size: meta.len(),
-                        mtime,
-                    });
+                } else if meta.is_file() && name.strip_suffix(".bin").is_some_and(|h| is_hex(h, 64)) {
+                    each(Found { path: e.path(), size: meta.len(), mtime });
                 }
             }
         }
@@ -273,10 +258,7 @@ mod tests {
 
     #[test]
     fn entry_path_is_sharded_by_first_two_hex_digits() {
-        let c = Cache {
-            dir: PathBuf::from("/c"),
-            max_bytes: 0,
-        };
+        let c = Cache { dir: PathBuf::from("/c"), max_bytes: 0 };
         let k = Key([0xab; 32]);
         let want = format!("/c/ab/{}.bin", "ab".repeat(32));
         assert_eq!(c.entry_path(&k), PathBuf::from(want));
@@ -292,9 +274,6 @@ mod tests {
         std::env::remove_var("SAEX_CACHE_DIR");
         assert_eq!(Cache::default_dir(), PathBuf::from("/x/saex/discover"));
         std::env::set_var("XDG_CACHE_HOME", "");
-        assert_eq!(
-            Cache::default_dir(),
-            PathBuf::from("/h/.cache/saex/discover")
-        );
+        assert_eq!(Cache::default_dir(), PathBuf::from("/h/.cache/saex/discover"));
     }
 }

@@ -26,10 +26,7 @@ pub(crate) fn header(payload: &[u8]) -> [u8; HEADER_LEN] {
 /// Checks a whole entry file and returns its payload, or why it is damaged.
 pub(crate) fn decode(mut file: Vec<u8>) -> std::result::Result<Vec<u8>, String> {
     if file.len() < HEADER_LEN {
-        return Err(format!(
-            "truncated header: {} bytes, need {HEADER_LEN}",
-            file.len()
-        ));
+        return Err(format!("truncated header: {} bytes, need {HEADER_LEN}", file.len()));
     }
     if file[..8] != MAGIC {
         return Err(format!("bad magic {:?}", &file[..8]));
@@ -42,10 +39,7 @@ pub(crate) fn decode(mut file: Vec<u8>) -> std::result::Result<Vec<u8>, String> 
         return Err(format!("truncated: {actual} of {declared} payload bytes"));
     }
     if actual > declared {
-        return Err(format!(
-            "{} trailing bytes after {declared} payload bytes",
-            actual - declared
-        ));
+        return Err(format!("{} trailing bytes after {declared} payload bytes", actual - declared));
     }
     if Sha256::digest(&file[HEADER_LEN..])[..] != file[16..HEADER_LEN] {
         return Err("checksum mismatch".to_string());

@@ -65,13 +65,7 @@ pub fn fingerprint(path: &Path, memo_dir: Option<&Path>) -> Result<String> {
         // Re-read just before writing, to keep entries other processes added meanwhile.
         let mut memo = read_memo(mp);
         memo.entries.retain(|p, _| Path::new(p).exists());
-        memo.entries.insert(
-            key,
-            MemoEntry {
-                files: stamps,
-                sha256: sha.clone(),
-            },
-        );
+        memo.entries.insert(key, MemoEntry { files: stamps, sha256: sha.clone() });
         write_memo(mp, &memo)?;
     }
     Ok(sha)
@@ -86,10 +80,7 @@ struct Memo {
 
 impl Default for Memo {
     fn default() -> Self {
-        Memo {
-            version: MEMO_VERSION,
-            entries: BTreeMap::new(),
-        }
+        Memo { version: MEMO_VERSION, entries: BTreeMap::new() }
     }
 }
 
@@ -117,26 +108,18 @@ struct Listed {
 /// The memo at `path`, or an empty one if it is missing, unreadable, corrupt or of another
 /// version.
 fn read_memo(path: &Path) -> Memo {
-    fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Memo>(&b).ok())
-        .filter(|m| m.version == MEMO_VERSION)
-        .unwrap_or_default()
+    fs::read(path).ok().and_then(|b| serde_json::from_slice::<Memo>(&b).ok()).filter(|m| m.version == MEMO_VERSION).unwrap_or_default()
 }
 
 /// Writes the memo atomically (temp file + rename), creating its directory.
 fn write_memo(path: &Path, memo: &Memo) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(io("create directory", dir))?;
-    let json = serde_json::to_vec_pretty(memo).map_err(|source| Error::Memo {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let json = serde_json::to_vec_pretty(memo).map_err(|source| Error::Memo { path: path.to_path_buf(), source })?;
     let n = TMP_COUNTER.fetch_add(1, Ordering::Relaxed);
     let tmp = dir.join(format!(".{MEMO_FILE}.{}.{n}.tmp", std::process::id()));
-    let done = fs::write(&tmp, json)
-        .map_err(io("write", &tmp))
-        .and_then(|()| fs::rename(&tmp, path).map_err(io("rename into place", path)));
+    let done =
+        fs::write(&tmp, json).map_err(io("write", &tmp)).and_then(|()| fs::rename(&tmp, path).map_err(io("rename into place", path)));
     if done.is_err() {
         let _ = fs::remove_file(&tmp);
     }
@@ -152,10 +135,7 @@ fn list(root: &Path) -> Result<Vec<Listed>> {
         walk(root, "", &mut seen, &mut out)?;
         out.sort_by(|a, b| a.stamp.path.cmp(&b.stamp.path));
     } else if meta.is_file() {
-        out.push(Listed {
-            abs: root.to_path_buf(),
-            stamp: stamp(String::new(), &meta),
-        });
+        out.push(Listed { abs: root.to_path_buf(), stamp: stamp(String::new(), &meta) });
     }
     Ok(out)
 }
@@ -171,36 +151,22 @@ fn walk(dir: &Path, rel: &str, seen: &mut HashSet<PathBuf>, out: &mut Vec<Listed
         let e = e.map_err(io("list", dir))?;
         let abs = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        let rel = if rel.is_empty() {
-            name
-        } else {
-            format!("{rel}/{name}")
-        };
+        let rel = if rel.is_empty() { name } else { format!("{rel}/{name}") };
         // Follows symlinks.
         let meta = fs::metadata(&abs).map_err(io("stat", &abs))?;
         if meta.is_dir() {
             walk(&abs, &rel, seen, out)?;
         } else if meta.is_file() {
-            out.push(Listed {
-                stamp: stamp(rel, &meta),
-                abs,
-            });
+            out.push(Listed { stamp: stamp(rel, &meta), abs });
         }
     }
     Ok(())
 }
 
 fn stamp(path: String, meta: &fs::Metadata) -> Stamp {
-    let mtime_ns = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
-    Stamp {
-        path,
-        size: meta.len(),
-        mtime_ns,
-    }
+    let mtime_ns =
+        meta.modified().ok().and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    Stamp { path, size: meta.len(), mtime_ns }
 }
 
 /// sha256 of a file's contents, streamed in 1 MiB reads.
@@ -229,10 +195,7 @@ mod tests {
         let p = d.path().join("abc.txt");
         fs::write(&p, b"abc").unwrap();
         // FIPS 180-2 test vector.
-        assert_eq!(
-            fingerprint(&p, None).unwrap(),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
+        assert_eq!(fingerprint(&p, None).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 
     #[test]
@@ -255,10 +218,7 @@ mod tests {
     #[test]
     fn missing_path_is_named() {
         let err = fingerprint(Path::new("/nonexistent/saex/model.gguf"), None).unwrap_err();
-        assert!(
-            err.to_string().contains("/nonexistent/saex/model.gguf"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("/nonexistent/saex/model.gguf"), "{err}");
     }
 
     #[test]
@@ -267,22 +227,10 @@ mod tests {
         let p = d.path().join("f");
         fs::write(&p, b"12345").unwrap();
         let t = UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 123);
-        File::options()
-            .write(true)
-            .open(&p)
-            .unwrap()
-            .set_modified(t)
-            .unwrap();
+        File::options().write(true).open(&p).unwrap().set_modified(t).unwrap();
         let l = list(&p).unwrap();
         assert_eq!(l.len(), 1);
         // 1_700_000_000 s * 1e9 + 123 ns.
-        assert_eq!(
-            l[0].stamp,
-            Stamp {
-                path: String::new(),
-                size: 5,
-                mtime_ns: 1_700_000_000_000_000_123
-            }
-        );
+        assert_eq!(l[0].stamp, Stamp { path: String::new(), size: 5, mtime_ns: 1_700_000_000_000_000_123 });
     }
 }

@@ -62,10 +62,7 @@ mod tests {
     #[test]
     fn key_of_no_parts_is_sha256_of_empty() {
         // sha256("") = e3b0c442...b855 (FIPS 180-2 test vector).
-        assert_eq!(
-            Key::of(&[]).hex(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(Key::of(&[]).hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     }
 
     #[test]

@@ -14,12 +14,7 @@ fn key(s: &str) -> Key {
 
 fn set_mtime(path: &Path, secs_ago: u64) {
     let t = SystemTime::now() - Duration::from_secs(secs_ago);
-    File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
+    File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
 }
 
 fn assert_corrupt(got: Lookup, path: &Path, reason: &str) {
@@ -30,11 +25,7 @@ fn assert_corrupt(got: Lookup, path: &Path, reason: &str) {
         }
         other => panic!("expected Corrupt({reason}), got {other:?}"),
     }
-    assert!(
-        !path.exists(),
-        "damaged entry {} was not deleted",
-        path.display()
-    );
+    assert!(!path.exists(), "damaged entry {} was not deleted", path.display());
 }
 
 #[test]
@@ -56,16 +47,10 @@ fn round_trip() {
     let c2 = Cache::open(c.dir(), 1 << 20).unwrap();
     assert_eq!(c2.get(&key("a")), Lookup::Hit(b"ALPHA!".to_vec()));
     let hex = key("a").hex();
-    assert_eq!(
-        c.entry_path(&key("a")),
-        c.dir().join(&hex[..2]).join(format!("{hex}.bin"))
-    );
+    assert_eq!(c.entry_path(&key("a")), c.dir().join(&hex[..2]).join(format!("{hex}.bin")));
     // No temp files left behind.
     let shard = c.entry_path(&key("a")).parent().unwrap().to_path_buf();
-    assert!(fs::read_dir(shard)
-        .unwrap()
-        .flatten()
-        .all(|e| !e.file_name().to_string_lossy().ends_with(".tmp")));
+    assert!(fs::read_dir(shard).unwrap().flatten().all(|e| !e.file_name().to_string_lossy().ends_with(".tmp")));
 }
 
 #[test]
@@ -244,9 +229,5 @@ fn open_error_names_the_path() {
     let file = d.path().join("plain-file");
     fs::write(&file, b"").unwrap();
     let err = Cache::open(file.join("sub"), 1).unwrap_err();
-    assert!(
-        err.to_string()
-            .contains(&file.join("sub").display().to_string()),
-        "{err}"
-    );
+    assert!(err.to_string().contains(&file.join("sub").display().to_string()), "{err}");
 }

@@ -13,12 +13,7 @@ const SHA_ABD: &str = "a52d159f262b2c6ddb724a61840befc36eb30c88877a4030b65cbe862
 const SHA_ABCD: &str = "88d4266fd4e6338d13b845fcf289579d209c897823b9217da3e161936f031589";
 
 fn set_mtime(path: &Path, t: SystemTime) {
-    File::options()
-        .write(true)
-        .open(path)
-        .unwrap()
-        .set_modified(t)
-        .unwrap();
+    File::options().write(true).open(path).unwrap().set_modified(t).unwrap();
 }
 
 fn memo_json(memo_dir: &Path) -> serde_json::Value {
@@ -49,10 +44,7 @@ fn memo_is_reused_and_invalidated_when_the_file_changes() {
     let entry = &json["entries"][&canon];
     assert_eq!(entry["sha256"], SHA_ABC);
     // One file: empty relative path, 3 bytes, 1_700_000_000 s = 1.7e18 ns.
-    assert_eq!(
-        entry["files"],
-        serde_json::json!([{"path": "", "size": 3, "mtime_ns": 1_700_000_000_000_000_000u64}])
-    );
+    assert_eq!(entry["files"], serde_json::json!([{"path": "", "size": 3, "mtime_ns": 1_700_000_000_000_000_000u64}]));
 
     // A memo hit does not read the file: plant a fake hash and get it back.
     let fake = "f".repeat(64);
@@ -145,10 +137,7 @@ fn directory_symlinks_are_followed() {
     std::os::unix::fs::symlink(&snap, snap.join("loop")).unwrap();
     let with_loop = fingerprint(&snap, None).unwrap();
     fs::remove_file(snap.join("loop")).unwrap();
-    assert_eq!(
-        fingerprint(&snap, None).unwrap(),
-        fingerprint(&real, None).unwrap()
-    );
+    assert_eq!(fingerprint(&snap, None).unwrap(), fingerprint(&real, None).unwrap());
     assert_eq!(with_loop, fingerprint(&real, None).unwrap());
     // A dangling link is an error naming it.
     std::os::unix::fs::symlink(blobs.join("gone"), snap.join("tokenizer.json")).unwrap();
@@ -162,9 +151,7 @@ fn directory_symlinks_are_followed() {
 fn hash_speed_270_mb() {
     let d = tempfile::tempdir().unwrap();
     let p = d.path().join("big.bin");
-    let chunk: Vec<u8> = (0..1u32 << 20)
-        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
-        .collect();
+    let chunk: Vec<u8> = (0..1u32 << 20).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
     let mut f = File::create(&p).unwrap();
     for _ in 0..270 {
         std::io::Write::write_all(&mut f, &chunk).unwrap();
@@ -174,9 +161,6 @@ fn hash_speed_270_mb() {
     let t = std::time::Instant::now();
     fingerprint(&p, None).unwrap();
     let secs = t.elapsed().as_secs_f64();
-    eprintln!(
-        "270 MiB in {secs:.3} s = {:.2} GB/s",
-        270.0 * 1048576.0 / secs / 1e9
-    );
+    eprintln!("270 MiB in {secs:.3} s = {:.2} GB/s", 270.0 * 1048576.0 / secs / 1e9);
     assert!(secs < 1.0, "{secs} s");
 }

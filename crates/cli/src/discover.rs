@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use saex_analysis::discover::{request_from_line, line_error, Input, ScoreMode, Tau, TokenFilter, CSV_COLUMNS};
+use saex_analysis::discover::{line_error, request_from_line, Input, ScoreMode, Tau, TokenFilter, CSV_COLUMNS};
 use saex_engine::{Captured, DiscoverRequest, DiscoverResponse, Session, SessionOptions};
 
 /// Arguments of `saex discover`.
@@ -167,7 +167,9 @@ impl Args {
         for s in &self.sae {
             if !std::path::Path::new(s).exists() && saex_sae::registry::release(s).is_some() {
                 if self.layers.is_empty() {
-                    anyhow::bail!("--sae {s} is a SAELens release: give --layers (and --streams) to pick its SAEs, or name one as {s}/<id>");
+                    anyhow::bail!(
+                        "--sae {s} is a SAELens release: give --layers (and --streams) to pick its SAEs, or name one as {s}/<id>"
+                    );
                 }
                 out.extend(saex_engine::release_saes(s, &self.layers, &self.streams)?);
             } else {
@@ -261,7 +263,8 @@ fn print_table(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()
     let a = &res.analyzed;
     writeln!(out, "{} · {} · {} · {} tokens ({} kept) · layers {:?}", res.model_id, res.sae_id, a.mode, a.tokens, a.kept_tokens, a.layers)?;
     if a.mode == "prompt+gen" {
-        let (prompt, continuation): (String, String) = (a.text.chars().take(a.prompt_end).collect(), a.text.chars().skip(a.prompt_end).collect());
+        let (prompt, continuation): (String, String) =
+            (a.text.chars().take(a.prompt_end).collect(), a.text.chars().skip(a.prompt_end).collect());
         writeln!(out, "prompt:       {}", show(&prompt))?;
         writeln!(out, "continuation: {}", show(&continuation))?;
     }
@@ -269,7 +272,11 @@ fn print_table(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()
         writeln!(out, "note: {n}")?;
     }
     let several = res.features.iter().any(|f| f.sae_id != res.features[0].sae_id);
-    writeln!(out, "{:>4} {:>7} {:>14} {:>8} {:>8} {:>6} {:>8} {:>8}  label · top span", "rank", "feature", "layer/stream", "score", "mean", "cov", "max", "select")?;
+    writeln!(
+        out,
+        "{:>4} {:>7} {:>14} {:>8} {:>8} {:>6} {:>8} {:>8}  label · top span",
+        "rank", "feature", "layer/stream", "score", "mean", "cov", "max", "select"
+    )?;
     for (i, f) in res.features.iter().enumerate() {
         let sel = f.scores.selectivity.map_or("-".to_string(), |s| format!("{s:.3}"));
         let hook = format!("{}/{}", f.layer.map_or("-".to_string(), |l| l.to_string()), f.stream);
@@ -299,7 +306,13 @@ fn print_table(res: &DiscoverResponse, out: &mut dyn Write) -> anyhow::Result<()
 
 /// JSONL in, JSONL out, in order, flushed per line; a bad line becomes an error object in
 /// its place and the batch goes on.
-fn batch(session: &Session, base: &DiscoverRequest, file: &std::path::Path, out_path: Option<&std::path::Path>, stdout: &mut dyn Write) -> anyhow::Result<()> {
+fn batch(
+    session: &Session,
+    base: &DiscoverRequest,
+    file: &std::path::Path,
+    out_path: Option<&std::path::Path>,
+    stdout: &mut dyn Write,
+) -> anyhow::Result<()> {
     // Lines are read as bytes: one line of invalid UTF-8 becomes that line's error object,
     // not the end of the batch.
     let bytes = std::fs::read(file).with_context(|| format!("{}", file.display()))?;
@@ -320,7 +333,10 @@ fn batch(session: &Session, base: &DiscoverRequest, file: &std::path::Path, out_
     let (mut ok, mut failed) = (0, 0);
     for (n, line) in &lines {
         let result = match line {
-            Ok(text) => request_from_line(base, text).map_err(saex_engine::Error::from).and_then(|r| saex_engine::discover(session, &r)).map_err(|e| (text.as_str(), e)),
+            Ok(text) => request_from_line(base, text)
+                .map_err(saex_engine::Error::from)
+                .and_then(|r| saex_engine::discover(session, &r))
+                .map_err(|e| (text.as_str(), e)),
             Err(why) => Err(("", saex_engine::Error::Invalid(why.clone()))),
         };
         let json = match result {

@@ -35,7 +35,9 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     use anyhow::Context;
     let texts: Vec<String> = match (&args.text_file, &args.corpus) {
         (Some(f), _) => vec![std::fs::read_to_string(f).with_context(|| format!("{}", f.display()))?],
-        (None, Some(c)) => saex_corpus::read_docs(c, saex_corpus::Split::Heldout(args.heldout_every))?.into_iter().map(|d| d.text).collect(),
+        (None, Some(c)) => {
+            saex_corpus::read_docs(c, saex_corpus::Split::Heldout(args.heldout_every))?.into_iter().map(|d| d.text).collect()
+        }
         (None, None) => anyhow::bail!("give --text-file or --corpus"),
     };
     let session = args.pair.open(true)?;

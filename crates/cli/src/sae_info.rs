@@ -39,11 +39,19 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
                 ("feature_stats", Some(n)) => format!("over {n} reference-corpus tokens (feature_stats.safetensors)"),
                 _ => "over the SAE's training tokens (sparsity.safetensors)".to_string(),
             };
-            writeln!(out, "density       dead {}  dense (> 10% of tokens) {}  median log10 rate {:.2}  — {over}", d.dead, d.dense, d.median_log10_rate)?;
+            writeln!(
+                out,
+                "density       dead {}  dense (> 10% of tokens) {}  median log10 rate {:.2}  — {over}",
+                d.dead, d.dense, d.median_log10_rate
+            )?;
         }
         None => writeln!(out, "density       - (no feature_stats.safetensors or sparsity.safetensors)")?,
     }
-    writeln!(out, "ref. stats    {}", if info.reference_stats { "yes (feature_stats.safetensors: discover's τ and density gate)" } else { "no (run saex sae-stats)" })?;
+    writeln!(
+        out,
+        "ref. stats    {}",
+        if info.reference_stats { "yes (feature_stats.safetensors: discover's τ and density gate)" } else { "no (run saex sae-stats)" }
+    )?;
     writeln!(out, "labels        {}", if info.labels > 0 { format!("{} in labels.jsonl", info.labels) } else { "none".into() })?;
     Ok(())
 }

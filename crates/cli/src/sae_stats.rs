@@ -33,13 +33,18 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let s = saex_engine::feature_stats(&session, 0, &texts, args.ctx, 16, args.max_tokens)?;
     let sae = &session.saes[0];
     let path = args.out.clone().unwrap_or_else(|| sae.sae.source().join(saex_engine::STATS_FILE));
-    let meta = [
-        ("corpus", args.corpus.display().to_string()),
-        ("model", session.model.info.source.clone()),
-        ("hook", sae.hook.to_string()),
-    ];
+    let meta =
+        [("corpus", args.corpus.display().to_string()), ("model", session.model.info.source.clone()), ("hook", sae.hook.to_string())];
     s.save(&path, &meta)?;
     let m = s.firing_rate.len();
-    writeln!(out, "{} tokens; {}/{m} features fire, {} dead, {} dense (> 10% of tokens); wrote {}", s.n_tokens, m - s.dead(), s.dead(), s.dense(), path.display())?;
+    writeln!(
+        out,
+        "{} tokens; {}/{m} features fire, {} dead, {} dense (> 10% of tokens); wrote {}",
+        s.n_tokens,
+        m - s.dead(),
+        s.dead(),
+        s.dense(),
+        path.display()
+    )?;
     Ok(())
 }

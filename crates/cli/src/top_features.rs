@@ -64,7 +64,8 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     }
     if let Some(path) = &args.html {
-        let sub = format!("{} · SAE {} at {} · ranked by {}", session.model.info.name, session.saes[0].id, session.saes[0].hook, args.reduce);
+        let sub =
+            format!("{} · SAE {} at {} · ranked by {}", session.model.info.name, session.saes[0].id, session.saes[0].hook, args.reduce);
         crate::pages::write(path, &saex_report::texts_page("Top SAE features", &sub, &sections)?)?;
         if !args.json {
             writeln!(out, "wrote {}", path.display())?;
@@ -82,7 +83,16 @@ fn print_table(r: &saex_engine::TopReport, heading: bool, out: &mut dyn Write) -
     for (i, f) in r.features.iter().enumerate() {
         let density = f.density.map_or("-".to_string(), |d| format!("{:.2}%", 100.0 * d));
         let peak = format!("{}@{} ({:.2})", show(&f.peak_token), f.peak_position, f.peak_value);
-        writeln!(out, "{:>4}  {:>7}  {:>8.3}  {:>7}  {:<18} {}", i + 1, f.feature_id, f.value, density, peak, f.label.as_deref().unwrap_or(""))?;
+        writeln!(
+            out,
+            "{:>4}  {:>7}  {:>8.3}  {:>7}  {:<18} {}",
+            i + 1,
+            f.feature_id,
+            f.value,
+            density,
+            peak,
+            f.label.as_deref().unwrap_or("")
+        )?;
     }
     writeln!(
         out,

@@ -54,9 +54,15 @@ mod capture {
         let out = dir.path().join("acts.safetensors");
         let model = tiny("gpt2");
         let r = saex(&[
-            "capture", "--model", model.to_str().unwrap(),
-            "--hooks", "blocks.1.hook_resid_pre,blocks.0.attn.hook_z",
-            "--text", "People in Paris read.", "--out", out.to_str().unwrap(),
+            "capture",
+            "--model",
+            model.to_str().unwrap(),
+            "--hooks",
+            "blocks.1.hook_resid_pre,blocks.0.attn.hook_z",
+            "--text",
+            "People in Paris read.",
+            "--out",
+            out.to_str().unwrap(),
         ]);
         assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
         let got = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
@@ -100,8 +106,20 @@ mod generate {
         let model = tiny("llama");
         let run = |seed: &str| {
             let o = saex(&[
-                "generate", "--model", model.to_str().unwrap(), "--prompt", "The tower",
-                "--max-tokens", "12", "--temperature", "1.0", "--top-p", "0.9", "--seed", seed, "--json",
+                "generate",
+                "--model",
+                model.to_str().unwrap(),
+                "--prompt",
+                "The tower",
+                "--max-tokens",
+                "12",
+                "--temperature",
+                "1.0",
+                "--top-p",
+                "0.9",
+                "--seed",
+                seed,
+                "--json",
             ]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
@@ -275,7 +293,17 @@ mod sae {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("enc.safetensors");
         let (m, s) = (tiny("gpt2"), tiny_sae());
-        run_ok(&["encode", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text", "People in Paris read.", "--out", out.to_str().unwrap()]);
+        run_ok(&[
+            "encode",
+            "--model",
+            m.to_str().unwrap(),
+            "--sae",
+            s.to_str().unwrap(),
+            "--text",
+            "People in Paris read.",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         let got = candle_core::safetensors::load(&out, &Device::Cpu).unwrap();
         let r = candle_core::safetensors::load(root().join("fixtures/models/tiny-gpt2-l1.reference.safetensors"), &Device::Cpu).unwrap();
         assert_eq!(got["tokens"].dtype(), DType::I64);
@@ -290,7 +318,20 @@ mod sae {
     fn top_features_json_is_ranked() {
         let (m, s) = (tiny("gpt2"), tiny_sae());
         for reduce in ["max", "mean", "sum", "last"] {
-            let o = run_ok(&["top-features", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text", "The tower", "--k", "4", "--reduce", reduce, "--json"]);
+            let o = run_ok(&[
+                "top-features",
+                "--model",
+                m.to_str().unwrap(),
+                "--sae",
+                s.to_str().unwrap(),
+                "--text",
+                "The tower",
+                "--k",
+                "4",
+                "--reduce",
+                reduce,
+                "--json",
+            ]);
             let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
             let feats = v["features"].as_array().unwrap();
             assert!(!feats.is_empty() && feats.len() <= 4, "{reduce}: {v}");
@@ -309,7 +350,18 @@ mod sae {
         let dir = tempfile::tempdir().unwrap();
         let text = dir.path().join("t.txt");
         std::fs::write(&text, "People in Paris read. The tower is tall.\n".repeat(8)).unwrap();
-        let o = run_ok(&["eval", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--text-file", text.to_str().unwrap(), "--ctx", "32", "--json"]);
+        let o = run_ok(&[
+            "eval",
+            "--model",
+            m.to_str().unwrap(),
+            "--sae",
+            s.to_str().unwrap(),
+            "--text-file",
+            text.to_str().unwrap(),
+            "--ctx",
+            "32",
+            "--json",
+        ]);
         let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
         for k in ["l0", "explained_variance", "mse", "ce_loss_clean", "ce_loss_with_sae", "ce_loss_zero_ablation", "ce_loss_recovered"] {
             assert!(v[k].as_f64().is_some_and(f64::is_finite), "{k}: {v}");
@@ -319,7 +371,17 @@ mod sae {
     #[test]
     fn a_hook_of_another_width_is_refused() {
         let (m, s) = (tiny("gpt2"), tiny_sae());
-        let o = saex(&["top-features", "--model", m.to_str().unwrap(), "--sae", s.to_str().unwrap(), "--hook", "blocks.0.mlp.hook_post", "--text", "x"]);
+        let o = saex(&[
+            "top-features",
+            "--model",
+            m.to_str().unwrap(),
+            "--sae",
+            s.to_str().unwrap(),
+            "--hook",
+            "blocks.0.mlp.hook_post",
+            "--text",
+            "x",
+        ]);
         fails_with(&o, &["d_in 64", "128", "blocks.0.mlp.hook_post"]);
     }
 

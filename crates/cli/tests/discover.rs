@@ -221,14 +221,47 @@ mod flags {
     #[test]
     fn seed_spellings_and_same_seed_same_output() {
         let seed_style = discover_json(&[
-            "--prompt", PROMPT, "--generate", "true", "--gen_tokens", "8", "--topk_tokens_per_seq", "16",
-            "--return_top_x", "5", "--score_mode", "mean×coverage", "--min_coverage_pct", "0.5",
-            "--merge_across_layers", "true", "--attach_examples", "true", "--attach_proto_labels", "true",
-            "--seed", "42", "--layers", "6", "--streams", "resid_pre",
+            "--prompt",
+            PROMPT,
+            "--generate",
+            "true",
+            "--gen_tokens",
+            "8",
+            "--topk_tokens_per_seq",
+            "16",
+            "--return_top_x",
+            "5",
+            "--score_mode",
+            "mean×coverage",
+            "--min_coverage_pct",
+            "0.5",
+            "--merge_across_layers",
+            "true",
+            "--attach_examples",
+            "true",
+            "--attach_proto_labels",
+            "true",
+            "--seed",
+            "42",
+            "--layers",
+            "6",
+            "--streams",
+            "resid_pre",
         ]);
         let dashed = discover_json(&[
-            "--prompt", PROMPT, "--generate", "--gen-tokens", "8", "--topk-tokens-per-seq", "16",
-            "--return-top-x", "5", "--score-mode", "mean*coverage", "--seed", "42",
+            "--prompt",
+            PROMPT,
+            "--generate",
+            "--gen-tokens",
+            "8",
+            "--topk-tokens-per-seq",
+            "16",
+            "--return-top-x",
+            "5",
+            "--score-mode",
+            "mean*coverage",
+            "--seed",
+            "42",
         ]);
         assert_eq!(seed_style, dashed);
         let r = &dashed;
@@ -274,7 +307,8 @@ mod flags {
     fn max_density_cuts_dense_features() {
         let bytes = std::fs::read(saex_testutil::root().join("demo/sae/feature_stats.safetensors")).unwrap();
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let rate: Vec<f32> = st.tensor("firing_rate").unwrap().data().chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
+        let rate: Vec<f32> =
+            st.tensor("firing_rate").unwrap().data().chunks(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect();
         assert_eq!(rate.len(), 4096);
         assert!(baseline().features.iter().all(|f| rate[f.feature_id as usize] <= 0.1), "a dense feature passed the default cut");
         let all = discover_json(&["--text", FOX, "--max-density", "1"]);
@@ -332,7 +366,8 @@ mod labels {
     fn a_catalog_labels_its_feature() {
         let shipped = shipped_labels();
         // A feature the text returns, with a shipped label when there is one.
-        let f = baseline().features.iter().map(|f| f.feature_id).find(|f| shipped.contains_key(f)).unwrap_or(baseline().features[1].feature_id);
+        let f =
+            baseline().features.iter().map(|f| f.feature_id).find(|f| shipped.contains_key(f)).unwrap_or(baseline().features[1].feature_id);
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("labels.jsonl");
         let entry = json!({ "sae_id": demo_sae(), "feature_id": f, "label": "my label" });
@@ -539,7 +574,8 @@ mod cli_is_api {
         if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
             content = dechunk(&content);
         }
-        let v = serde_json::from_slice(&content).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {}", String::from_utf8_lossy(&content)));
+        let v =
+            serde_json::from_slice(&content).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {}", String::from_utf8_lossy(&content)));
         (status, v)
     }
 
@@ -575,12 +611,18 @@ mod cli_is_api {
         let body = json!({ "prompt": "Once upon a time", "gen_tokens": 8, "seed": 7, "return_top_x": 10 });
         let (status, api) = http(a, "POST", "/v1/sae/features/discover", &body.to_string());
         assert_eq!(status, 200, "{api}");
-        let cli = stdout_json(discover(&["--prompt", "Once upon a time", "--gen-tokens", "8", "--seed", "7", "--return-top-x", "10", "--json"]));
+        let cli =
+            stdout_json(discover(&["--prompt", "Once upon a time", "--gen-tokens", "8", "--seed", "7", "--return-top-x", "10", "--json"]));
         assert_eq!(api, cli);
         assert_eq!(api["analyzed"]["mode"], "prompt+gen");
 
         // The norm filter: the CLI loads the model only up to layer 6, the server all of it.
-        let (status, api) = http(a, "POST", "/v1/sae/features/discover", &json!({ "text": FOX, "token_filter": "norm", "topk_tokens_per_seq": 8 }).to_string());
+        let (status, api) = http(
+            a,
+            "POST",
+            "/v1/sae/features/discover",
+            &json!({ "text": FOX, "token_filter": "norm", "topk_tokens_per_seq": 8 }).to_string(),
+        );
         assert_eq!(status, 200, "{api}");
         let cli = stdout_json(discover(&["--text", FOX, "--token-filter", "norm", "--topk-tokens-per-seq", "8", "--json"]));
         assert_eq!(api, cli);

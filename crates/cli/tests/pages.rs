@@ -16,8 +16,20 @@ fn discover_page_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("discover.html");
     ok(saex(&[
-        "discover", "--model", &gemma(), "--sae", &demo_sae(), "--prompt", "\\begin{theorem} Let $f$ be continuous. Then",
-        "--gen-tokens", "12", "--return-top-x", "8", "--no-cache", "--html", page.to_str().unwrap(),
+        "discover",
+        "--model",
+        &gemma(),
+        "--sae",
+        &demo_sae(),
+        "--prompt",
+        "\\begin{theorem} Let $f$ be continuous. Then",
+        "--gen-tokens",
+        "12",
+        "--return-top-x",
+        "8",
+        "--no-cache",
+        "--html",
+        page.to_str().unwrap(),
     ]));
     let report = check_page(&page, "texts", &dir.path().join("discover.png"));
     assert!(report.contains("\"shading_changed\":true"), "{report}");
@@ -28,8 +40,19 @@ fn top_features_page_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("top.html");
     ok(saex(&[
-        "top-features", "--model", &gemma(), "--sae", &demo_sae(), "--k", "5",
-        "--text", "The Eiffel Tower is in Paris.", "--text", "<script>alert('x')</script> & friends", "--html", page.to_str().unwrap(),
+        "top-features",
+        "--model",
+        &gemma(),
+        "--sae",
+        &demo_sae(),
+        "--k",
+        "5",
+        "--text",
+        "The Eiffel Tower is in Paris.",
+        "--text",
+        "<script>alert('x')</script> & friends",
+        "--html",
+        page.to_str().unwrap(),
     ]));
     let report = check_page(&page, "texts", &dir.path().join("top.png"));
     assert!(report.contains("\"views\":2"), "{report}");

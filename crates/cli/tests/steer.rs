@@ -17,8 +17,19 @@ fn root() -> PathBuf {
 fn steer_gemma(feature: &str, prompt: &str) -> Steered {
     let (model, sae) = (gemma(), demo_sae());
     let out = saex(&[
-        "steer", "--model", &model, "--sae", &sae, "--feature", feature, "--prompt", prompt,
-        "--max-tokens", "12", "--compare", "--json",
+        "steer",
+        "--model",
+        &model,
+        "--sae",
+        &sae,
+        "--feature",
+        feature,
+        "--prompt",
+        prompt,
+        "--max-tokens",
+        "12",
+        "--compare",
+        "--json",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap()
@@ -64,8 +75,20 @@ fn tiny() -> (String, String) {
 fn compare_labels_the_steered_and_the_baseline_text() {
     let (model, sae) = tiny();
     let out = saex(&[
-        "steer", "--model", &model, "--sae", &sae, "--feature", "5=+20", "--feature", "9=-4",
-        "--prompt", "People in Paris", "--max-tokens", "6", "--compare",
+        "steer",
+        "--model",
+        &model,
+        "--sae",
+        &sae,
+        "--feature",
+        "5=+20",
+        "--feature",
+        "9=-4",
+        "--prompt",
+        "People in Paris",
+        "--max-tokens",
+        "6",
+        "--compare",
     ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8_lossy(&out.stdout);

@@ -18,9 +18,8 @@ pub fn write_with(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Resul
         return Err(Error::File { path: dir.display().to_string(), message: "output directory does not exist".into() });
     }
     let tmp = temp_path(path);
-    let result = write(&tmp).and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|e| Error::File { path: path.display().to_string(), message: e.to_string() })
-    });
+    let result = write(&tmp)
+        .and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::File { path: path.display().to_string(), message: e.to_string() }));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }

@@ -77,7 +77,11 @@ impl Captured {
             && self.offsets.iter().all(|&(a, b)| a <= b && b <= self.text.len())
             && self.entropy.as_ref().is_none_or(|e| e.len() == n)
             && self.saes.len() == ids.len()
-            && self.saes.iter().zip(ids).all(|(s, id)| s.sae_id == *id && s.norms.len() == n && s.acts.n_tokens() == n && s.acts.is_consistent())
+            && self
+                .saes
+                .iter()
+                .zip(ids)
+                .all(|(s, id)| s.sae_id == *id && s.norms.len() == n && s.acts.n_tokens() == n && s.acts.is_consistent())
     }
 
     /// The codes of the SAE named `sae_id`.
@@ -138,7 +142,14 @@ fn too_long(field: &str, got: usize, max: usize) -> Error {
     Error::field(field, format!("{got} tokens exceed the model's context of {max}"))
 }
 
-fn run(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, entropy: bool, cancel: Option<&AtomicBool>) -> Result<Captured> {
+fn run(
+    session: &Session,
+    sel: &[usize],
+    input: &Input,
+    req: &DiscoverRequest,
+    entropy: bool,
+    cancel: Option<&AtomicBool>,
+) -> Result<Captured> {
     let model = &session.model;
     let tok = &model.tokenizer;
     let add_bos = model.add_bos();
@@ -189,7 +200,11 @@ pub fn discover(session: &Session, req: &DiscoverRequest) -> Result<DiscoverResp
 /// [`discover`], also returning what was captured (tokens and every selected SAE's codes, in
 /// selection order), e.g. to shade the text by a feature in a report. A set `cancel` flag
 /// stops the model work early with a `Cancelled` error.
-pub fn discover_with_capture(session: &Session, req: &DiscoverRequest, cancel: Option<&AtomicBool>) -> Result<(DiscoverResponse, Captured)> {
+pub fn discover_with_capture(
+    session: &Session,
+    req: &DiscoverRequest,
+    cancel: Option<&AtomicBool>,
+) -> Result<(DiscoverResponse, Captured)> {
     let input = req.input()?;
     session.check_model(req.model_id.as_deref())?;
     let sel = session.select(req.sae_id.as_deref(), &req.layers, &req.streams)?;
@@ -210,7 +225,10 @@ pub fn discover_with_capture(session: &Session, req: &DiscoverRequest, cancel: O
     if merging {
         if let Some(s) = saes.iter().find(|s| s.stats.is_none()) {
             merging = false;
-            notes.push(format!("not merged across SAEs: merging divides by each feature's reference P95, and {} has none; each SAE is ranked on its own", s.id));
+            notes.push(format!(
+                "not merged across SAEs: merging divides by each feature's reference P95, and {} has none; each SAE is ranked on its own",
+                s.id
+            ));
         }
     }
     let cap = capture(session, &sel, &input, req, cancel)?;
@@ -245,8 +263,10 @@ pub fn discover_with_capture(session: &Session, req: &DiscoverRequest, cancel: O
         if restrict.is_none() {
             scored.retain(|x| s.passes_density(x.feature, req.max_density));
         }
-        let mut r: Vec<Ranked> =
-            rank(scored, req.score_mode, req.min_coverage_pct).into_iter().map(|(score, scored)| Ranked { sae: k, score, scored }).collect();
+        let mut r: Vec<Ranked> = rank(scored, req.score_mode, req.min_coverage_pct)
+            .into_iter()
+            .map(|(score, scored)| Ranked { sae: k, score, scored })
+            .collect();
         if merging {
             normalise(&mut r, s);
         } else {
@@ -322,7 +342,11 @@ fn normalise(r: &mut [Ranked], s: &SessionSae) {
 
 fn evidence(cap: &Captured, s: &SessionSae, codes: &SparseActs, r: &Ranked, req: &DiscoverRequest) -> FeatureResult {
     let f = r.scored.feature;
-    let top_spans = if req.attach_examples { spans::top_spans(&cap.text, &cap.offsets, &codes.column(f), usize::from(cap.has_bos)) } else { Vec::new() };
+    let top_spans = if req.attach_examples {
+        spans::top_spans(&cap.text, &cap.offsets, &codes.column(f), usize::from(cap.has_bos))
+    } else {
+        Vec::new()
+    };
     FeatureResult {
         feature_id: f,
         sae_id: s.id.clone(),

@@ -135,7 +135,11 @@ impl Session {
         runs.into_iter()
             .map(|a| {
                 let codes = self.codes(sel, |h| a.hooks.iter().find(|(x, _)| *x == h).map(|(_, t)| t.clone()))?;
-                Ok(BatchCodes { has_bos: self.bos_skip(&a.tokens) == 1, tokens: a.tokens, codes: codes.into_iter().map(|c| c.acts).collect() })
+                Ok(BatchCodes {
+                    has_bos: self.bos_skip(&a.tokens) == 1,
+                    tokens: a.tokens,
+                    codes: codes.into_iter().map(|c| c.acts).collect(),
+                })
             })
             .collect()
     }

@@ -149,7 +149,8 @@ pub fn eval(pair: &Pair, texts: &[&str], opts: EvalOptions) -> Result<EvalReport
         drop(logits);
 
         let splice: Edit = Arc::new(reconstruct.clone());
-        let spliced: Vec<Tensor> = model.run_edited(batch, &[], true, &[(pair.hook, splice)])?.into_iter().filter_map(|a| a.logits).collect();
+        let spliced: Vec<Tensor> =
+            model.run_edited(batch, &[], true, &[(pair.hook, splice)])?.into_iter().filter_map(|a| a.logits).collect();
         let c = cross_entropy(&spliced, batch)?;
         ce[1] = (ce[1].0 + c.0, ce[1].1 + c.1);
         drop(spliced);

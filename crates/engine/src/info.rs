@@ -89,7 +89,13 @@ pub fn sae_info(sae: &Sae) -> Result<SaeInfo> {
             median_log10_rate: median_log10(s.firing_rate.iter().copied()),
         }),
         (None, Some(t)) => {
-            let rates: Vec<f32> = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?.iter().map(|&l| if l <= -10.0 { 0.0 } else { 10f32.powf(l) }).collect();
+            let rates: Vec<f32> = t
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .map(|&l| if l <= -10.0 { 0.0 } else { 10f32.powf(l) })
+                .collect();
             Some(Density {
                 source: "sparsity".into(),
                 n_tokens: None,

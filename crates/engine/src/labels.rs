@@ -115,7 +115,10 @@ pub fn attach(saes: &mut [SessionSae], catalogs: &[PathBuf], warnings: &mut Vec<
         if own.is_file() {
             for e in read(&own)? {
                 if e.feature as usize >= s.sae.d_sae() {
-                    return Err(Error::File { path: own.display().to_string(), message: format!("feature {} is out of range (d_sae {})", e.feature, s.sae.d_sae()) });
+                    return Err(Error::File {
+                        path: own.display().to_string(),
+                        message: format!("feature {} is out of range (d_sae {})", e.feature, s.sae.d_sae()),
+                    });
                 }
                 s.labels.entry(e.feature).or_insert(e.label);
             }

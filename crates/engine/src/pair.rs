@@ -68,11 +68,7 @@ impl<'a> Pair<'a> {
             _ => shape.iter().product(),
         };
         if width != sae.d_in() {
-            return Err(Error::Invalid(format!(
-                "SAE d_in {} ≠ width {width} of {hook} in model {}",
-                sae.d_in(),
-                model.info.source
-            )));
+            return Err(Error::Invalid(format!("SAE d_in {} ≠ width {width} of {hook} in model {}", sae.d_in(), model.info.source)));
         }
         let kwargs = meta.model_from_pretrained_kwargs.as_ref();
         let flag = |k: &str| kwargs.and_then(|v| v.get(k)).and_then(|v| v.as_bool()).unwrap_or(false);
@@ -91,10 +87,8 @@ impl<'a> Pair<'a> {
             if !normalized_name(&ours.replace(' ', "")).contains(&normalized_name(name))
                 && !normalized_name(&model.info.name).contains(&normalized_name(name))
             {
-                warnings.push(format!(
-                    "the SAE was trained on `{name}`, the loaded model is `{}` ({})",
-                    model.info.name, model.info.source
-                ));
+                warnings
+                    .push(format!("the SAE was trained on `{name}`, the loaded model is `{}` ({})", model.info.name, model.info.source));
             }
         }
         let adapter = Adapter {

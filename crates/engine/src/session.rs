@@ -64,7 +64,11 @@ impl SessionSae {
     }
 
     fn log_sparsity(&self) -> Option<&Vec<f32>> {
-        self.sparsity.get_or_init(|| self.sae.log_sparsity().and_then(|t| t.to_dtype(candle_core::DType::F32).ok()?.flatten_all().ok()?.to_vec1::<f32>().ok())).as_ref()
+        self.sparsity
+            .get_or_init(|| {
+                self.sae.log_sparsity().and_then(|t| t.to_dtype(candle_core::DType::F32).ok()?.flatten_all().ok()?.to_vec1::<f32>().ok())
+            })
+            .as_ref()
     }
 
     /// Whether `max_density` lets the feature through (unknown density: yes).
@@ -113,9 +117,13 @@ impl Session {
         let mut loaded = Vec::new();
         for (i, spec) in sae_specs.iter().enumerate() {
             let sae = Sae::load(spec)?;
-            let hook = opts.sae_hooks.get(i).copied().flatten().or(sae.hook()).ok_or_else(|| {
-                Error::Invalid(format!("the SAE {spec} does not say which hook it reads; give its hook (--hook)"))
-            })?;
+            let hook = opts
+                .sae_hooks
+                .get(i)
+                .copied()
+                .flatten()
+                .or(sae.hook())
+                .ok_or_else(|| Error::Invalid(format!("the SAE {spec} does not say which hook it reads; give its hook (--hook)")))?;
             loaded.push((spec.clone(), sae, hook));
         }
         let mut hooks: Vec<Hook> = loaded.iter().map(|l| l.2).collect();
@@ -129,7 +137,16 @@ impl Session {
             let adapter = pair.adapter.clone();
             let stats_path = sae.source().join(STATS_FILE);
             let stats = if stats_path.is_file() { Some(FeatureStats::load(&stats_path, sae.d_sae())?) } else { None };
-            saes.push(SessionSae { id, sae, hook, adapter, stats, labels: HashMap::new(), fingerprint: OnceLock::new(), sparsity: OnceLock::new() });
+            saes.push(SessionSae {
+                id,
+                sae,
+                hook,
+                adapter,
+                stats,
+                labels: HashMap::new(),
+                fingerprint: OnceLock::new(),
+                sparsity: OnceLock::new(),
+            });
         }
         labels::attach(&mut saes, &opts.labels, &mut warnings)?;
         Ok(Session {
@@ -183,10 +200,14 @@ impl Session {
         }
         picked.retain(|&i| {
             let h = self.saes[i].hook;
-            (layers.is_empty() || h.layer().is_some_and(|l| layers.contains(&l))) && (streams.is_empty() || streams.iter().any(|s| s == h.stream()))
+            (layers.is_empty() || h.layer().is_some_and(|l| layers.contains(&l)))
+                && (streams.is_empty() || streams.iter().any(|s| s == h.stream()))
         });
         if picked.is_empty() {
-            return Err(Error::field("layers", format!("no loaded SAE reads those layers and streams together; loaded: {}", self.loaded())));
+            return Err(Error::field(
+                "layers",
+                format!("no loaded SAE reads those layers and streams together; loaded: {}", self.loaded()),
+            ));
         }
         Ok(picked)
     }
@@ -195,11 +216,15 @@ impl Session {
     pub fn one(&self, sae_id: Option<&str>) -> Result<usize> {
         match sae_id {
             Some(id) => {
-                let found: Vec<usize> = (0..self.saes.len()).filter(|&i| self.saes[i].id == id || self.saes[i].neuronpedia_id() == Some(id)).collect();
+                let found: Vec<usize> =
+                    (0..self.saes.len()).filter(|&i| self.saes[i].id == id || self.saes[i].neuronpedia_id() == Some(id)).collect();
                 match found[..] {
                     [i] => Ok(i),
                     [] => Err(Error::field("sae_id", format!("{id:?} is not loaded; loaded: {}", self.loaded()))),
-                    _ => Err(Error::field("sae_id", format!("{id:?} names {} loaded SAEs; name one by its id: {}", found.len(), self.loaded()))),
+                    _ => Err(Error::field(
+                        "sae_id",
+                        format!("{id:?} names {} loaded SAEs; name one by its id: {}", found.len(), self.loaded()),
+                    )),
                 }
             }
             None if self.saes.len() == 1 => Ok(0),

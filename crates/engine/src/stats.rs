@@ -57,7 +57,14 @@ impl FeatureStats {
     /// values are sorted in place).
     pub fn from_values(n_tokens: usize, values: &mut [Vec<f32>]) -> FeatureStats {
         let m = values.len();
-        let mut s = FeatureStats { n_tokens, firing_rate: vec![0.0; m], mean: vec![0.0; m], mean_nonzero: vec![0.0; m], p95: vec![0.0; m], max: vec![0.0; m] };
+        let mut s = FeatureStats {
+            n_tokens,
+            firing_rate: vec![0.0; m],
+            mean: vec![0.0; m],
+            mean_nonzero: vec![0.0; m],
+            p95: vec![0.0; m],
+            max: vec![0.0; m],
+        };
         for (f, v) in values.iter_mut().enumerate() {
             if v.is_empty() || n_tokens == 0 {
                 continue;
@@ -85,7 +92,8 @@ impl FeatureStats {
         header.insert("n_tokens".into(), self.n_tokens.to_string());
         header.insert("p95".into(), "95th percentile of the nonzero activations (nearest rank)".into());
         crate::atomic::write_with(path, |tmp| {
-            safetensors::serialize_to_file(tensors.iter().map(|(k, v)| (*k, v)), Some(header.clone()), tmp).map_err(|e| Error::File { path: tmp.display().to_string(), message: e.to_string() })
+            safetensors::serialize_to_file(tensors.iter().map(|(k, v)| (*k, v)), Some(header.clone()), tmp)
+                .map_err(|e| Error::File { path: tmp.display().to_string(), message: e.to_string() })
         })
     }
 

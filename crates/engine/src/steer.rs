@@ -40,12 +40,13 @@ impl FromStr for SteerFeature {
 
     /// `ID=COEFFICIENT`, e.g. `159=+8`, `258=-4`, `7=2.5`.
     fn from_str(s: &str) -> Result<Self> {
-        let (id, coef) = s.split_once('=').ok_or_else(|| {
-            Error::Invalid(format!("feature `{s}`: expected FEATURE=COEFFICIENT, e.g. 159=+8 or 258=-4"))
-        })?;
-        let feature_id = id.trim().parse::<u32>().map_err(|_| {
-            Error::Invalid(format!("feature `{s}`: `{id}` is not a feature id (a non-negative integer)"))
-        })?;
+        let (id, coef) = s
+            .split_once('=')
+            .ok_or_else(|| Error::Invalid(format!("feature `{s}`: expected FEATURE=COEFFICIENT, e.g. 159=+8 or 258=-4")))?;
+        let feature_id = id
+            .trim()
+            .parse::<u32>()
+            .map_err(|_| Error::Invalid(format!("feature `{s}`: `{id}` is not a feature id (a non-negative integer)")))?;
         let coefficient = coef
             .trim()
             .parse::<f32>()
@@ -185,11 +186,7 @@ pub fn steering_edit(pair: &Pair, features: &[(u32, f32)]) -> Result<Edit> {
                 _ => return Err(Error::Invalid(format!("{} is not [n_heads, d_head]: {shape:?}", pair.hook))),
             };
             if h >= n_heads || v.dim(0)? != d_head {
-                return Err(Error::Invalid(format!(
-                    "head {h} with d_in {} does not fit {} of shape {shape:?}",
-                    v.dim(0)?,
-                    pair.hook
-                )));
+                return Err(Error::Invalid(format!("head {h} with d_in {} does not fit {} of shape {shape:?}", v.dim(0)?, pair.hook)));
             }
             let mut full = vec![0f32; n_heads * d_head];
             full[h * d_head..(h + 1) * d_head].copy_from_slice(&v.to_vec1::<f32>()?);
@@ -237,7 +234,8 @@ pub fn steer_pair(pair: &Pair, prompt: &str, features: &[(u32, f32)], opts: &Ste
     }
     let text = |new: Vec<u32>| -> Result<String> { Ok(model.tokenizer.decode(&new).map_err(saex_model::Error::from)?) };
     let steered = text(model.generate_with(&ids, opts.max_new_tokens, &opts.sampling, &[(pair.hook, edit)], cancel)?)?;
-    let baseline = if opts.compare { Some(text(model.generate_with(&ids, opts.max_new_tokens, &opts.sampling, &[], cancel)?)?) } else { None };
+    let baseline =
+        if opts.compare { Some(text(model.generate_with(&ids, opts.max_new_tokens, &opts.sampling, &[], cancel)?)?) } else { None };
     Ok(Steered {
         sae_id: pair.sae.source().display().to_string(),
         prompt: prompt.to_string(),
@@ -338,7 +336,9 @@ mod tests {
     /// without passing it through the edit.
     fn with_and_without(model: &Model, hook: Hook, edit: Edit) -> (Tensor, Tensor) {
         let ids = model.tokenizer.encode("People in Paris read books.", true).unwrap();
-        let get = |edits: &[(Hook, Edit)]| model.run_edited(std::slice::from_ref(&ids), &[hook], true, edits).unwrap().remove(0).hooks.remove(0).1;
+        let get = |edits: &[(Hook, Edit)]| {
+            model.run_edited(std::slice::from_ref(&ids), &[hook], true, edits).unwrap().remove(0).hooks.remove(0).1
+        };
         (get(&[]), get(&[(hook, edit)]))
     }
 

@@ -80,7 +80,14 @@ pub fn tokenize(tokenizer: &Tokenizer, text: &str, add_bos: bool) -> Result<Toke
         .iter()
         .zip(&offsets)
         .map(|(&id, &(start, end))| {
-            Ok(Token { id, piece: tokenizer.id_to_piece(id).unwrap_or_default(), start: cp(start)?, end: cp(end)?, byte_start: start, byte_end: end })
+            Ok(Token {
+                id,
+                piece: tokenizer.id_to_piece(id).unwrap_or_default(),
+                start: cp(start)?,
+                end: cp(end)?,
+                byte_start: start,
+                byte_end: end,
+            })
         })
         .collect::<Result<_>>()?;
     Ok(Tokenized { ids, pieces: tokens.iter().map(|t| t.piece.clone()).collect(), tokens })

@@ -72,7 +72,15 @@ const BATCH: usize = 8;
 /// For each of `features` of SAE `sae`, the `k` texts where it fires hardest (the peak token
 /// of each; ties: earlier text, earlier token), with `context` characters either side; each
 /// text cut to `ctx_tokens`. bos is left out.
-pub fn top_texts(session: &Session, sae: usize, texts: &[&str], features: &[u32], k: usize, ctx_tokens: usize, context: usize) -> Result<Vec<FeatureExamples>> {
+pub fn top_texts(
+    session: &Session,
+    sae: usize,
+    texts: &[&str],
+    features: &[u32],
+    k: usize,
+    ctx_tokens: usize,
+    context: usize,
+) -> Result<Vec<FeatureExamples>> {
     let d_sae = session.saes[sae].sae.d_sae();
     if let Some(&f) = features.iter().find(|&&f| f as usize >= d_sae) {
         return Err(Error::field("features", format!("feature {f} is out of range (d_sae {d_sae})")));

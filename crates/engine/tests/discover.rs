@@ -137,10 +137,16 @@ fn default_tau_is_each_features_reference_p95() {
 fn entropy(row: &[f32]) -> f64 {
     let m = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
     let z: f64 = row.iter().map(|&l| (l as f64 - m).exp()).sum();
-    -row.iter().map(|&l| {
-        let p = (l as f64 - m).exp() / z;
-        if p > 0.0 { p * p.ln() } else { 0.0 }
-    }).sum::<f64>()
+    -row.iter()
+        .map(|&l| {
+            let p = (l as f64 - m).exp() / z;
+            if p > 0.0 {
+                p * p.ln()
+            } else {
+                0.0
+            }
+        })
+        .sum::<f64>()
 }
 
 fn top_k_positions(proxy: &[f64], k: usize) -> Vec<usize> {
@@ -232,7 +238,8 @@ fn spans_contrast_the_marked_text_with_the_rest() {
     // Chars of "Der Vertrag ist nichtig, sagte das Gericht." (everything after the first sentence).
     let start = TEXT.find("Der").unwrap(); // ASCII before it: bytes = chars
     let end = TEXT.chars().count();
-    let r = discover(session(), &DiscoverRequest { spans: vec![[start, end]], score_mode: ScoreMode::Selectivity, ..everything(TEXT) }).unwrap();
+    let r = discover(session(), &DiscoverRequest { spans: vec![[start, end]], score_mode: ScoreMode::Selectivity, ..everything(TEXT) })
+        .unwrap();
     let (acts, offsets) = engine_acts(TEXT);
     let inside: Vec<usize> = (1..acts.len()).filter(|&p| offsets[p].1 > start).collect();
     let outside: Vec<usize> = (1..acts.len()).filter(|&p| offsets[p].1 <= start).collect();
@@ -386,11 +393,15 @@ fn labels_attach_from_saex_and_neuronpedia_catalogs() {
     let saex_file = dir.path().join("mine.jsonl");
     std::fs::write(&saex_file, format!("{{\"sae_id\": {sae:?}, \"feature_id\": {a}, \"label\": \"mine\"}}\n")).unwrap();
     let np_file = dir.path().join("np.json");
-    std::fs::write(&np_file, format!(
-        "[{{\"modelId\": \"gemma-3-270m\", \"layer\": \"6-saex-demo\", \"index\": \"{a}\", \"description\": \"theirs\"}},\
+    std::fs::write(
+        &np_file,
+        format!(
+            "[{{\"modelId\": \"gemma-3-270m\", \"layer\": \"6-saex-demo\", \"index\": \"{a}\", \"description\": \"theirs\"}},\
           {{\"modelId\": \"gemma-3-270m\", \"layer\": \"6-saex-demo\", \"index\": \"{b}\", \"description\": \"np label\"}},\
           {{\"modelId\": \"gemma-3-270m\", \"layer\": \"9-other\", \"index\": \"{b}\", \"description\": \"wrong sae\"}}]"
-    )).unwrap();
+        ),
+    )
+    .unwrap();
     let opts = SessionOptions { logits: true, labels: vec![saex_file, np_file], ..Default::default() };
     let s = Session::open(&gemma(), &[sae], opts).unwrap();
     let r = discover(&s, &everything(TEXT)).unwrap();
@@ -464,10 +475,13 @@ fn rankings_match_the_python_reference() {
         assert!(common.len() + 1 >= want.len() && got.len() == want.len(), "{text:?}: {got:?} vs {want:?}");
         let want_common: Vec<u32> = want.iter().copied().filter(|f| got.contains(f)).collect();
         assert_eq!(common, want_common, "{text:?}: order differs");
-        let expected: HashMap<u64, &serde_json::Value> = case["features"].as_array().unwrap().iter().map(|e| (e["feature_id"].as_u64().unwrap(), e)).collect();
+        let expected: HashMap<u64, &serde_json::Value> =
+            case["features"].as_array().unwrap().iter().map(|e| (e["feature_id"].as_u64().unwrap(), e)).collect();
         for f in r.features.iter().filter(|f| want.contains(&f.feature_id)) {
             let e = expected[&(f.feature_id as u64)];
-            for (a, b) in [(f.score, &e["score"]), (f.scores.mean, &e["mean"]), (f.scores.coverage, &e["coverage"]), (f.scores.max, &e["max"])] {
+            for (a, b) in
+                [(f.score, &e["score"]), (f.scores.mean, &e["mean"]), (f.scores.coverage, &e["coverage"]), (f.scores.max, &e["max"])]
+            {
                 let b = b.as_f64().unwrap() as f32;
                 worst = worst.max((a - b).abs() / (1.0 + b.abs()));
             }
@@ -512,7 +526,15 @@ fn an_sae_without_reference_statistics_is_discovered_with_tau_zero() {
     let bare = demo_copy(dir.path(), "fresh", false, |_| {});
     let s = Session::open(&gemma(), &[bare.clone()], SessionOptions { logits: true, ..Default::default() }).unwrap();
     assert!(s.saes[0].stats.is_none());
-    let req = DiscoverRequest { text: Some(TEXT.into()), token_filter: TokenFilter::Norm, topk_tokens_per_seq: 0, return_top_x: 4096, min_coverage_pct: 0.0, score_mode: ScoreMode::Mean, ..Default::default() };
+    let req = DiscoverRequest {
+        text: Some(TEXT.into()),
+        token_filter: TokenFilter::Norm,
+        topk_tokens_per_seq: 0,
+        return_top_x: 4096,
+        min_coverage_pct: 0.0,
+        score_mode: ScoreMode::Mean,
+        ..Default::default()
+    };
     let r = discover(&s, &req).unwrap();
     assert!(r.notes.iter().any(|n| n.contains("τ = 0") && n.contains("saex sae-stats")), "{:?}", r.notes);
     let (acts, _) = engine_acts(TEXT);

@@ -54,12 +54,9 @@ fn gemma3_270m_top10_features_per_token_equal_saelens() {
             let ours: Vec<i64> = order[..10].iter().map(|&j| j as i64).collect();
             assert_eq!(ours, ids[pos], "prompt {i} token {pos}");
         }
-        let picked = Tensor::from_vec(
-            ids.iter().flat_map(|r| r.iter().map(|&x| x as u32)).collect::<Vec<_>>(),
-            (ids.len(), 10),
-            &Device::Cpu,
-        )
-        .unwrap();
+        let picked =
+            Tensor::from_vec(ids.iter().flat_map(|r| r.iter().map(|&x| x as u32)).collect::<Vec<_>>(), (ids.len(), 10), &Device::Cpu)
+                .unwrap();
         let ours = dense.gather(&picked, 1).unwrap();
         let err = rel_err(&ours.narrow(0, 1, ids.len() - 1).unwrap(), &vals.narrow(0, 1, ids.len() - 1).unwrap());
         assert!(err < 1e-3, "prompt {i}: top-10 values differ by {err:.2e} relative");
@@ -186,7 +183,8 @@ fn top_texts_are_each_texts_peak_and_sorted() {
         assert!(fe.examples.windows(2).all(|w| w[0].act >= w[1].act));
         for e in &fe.examples {
             let enc = encode(&s, 0, texts[e.text_index], true).unwrap();
-            let col: Vec<f32> = enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap().iter().skip(1).map(|r| r[fe.feature_id as usize]).collect();
+            let col: Vec<f32> =
+                enc.acts.to_dense().unwrap().to_vec2::<f32>().unwrap().iter().skip(1).map(|r| r[fe.feature_id as usize]).collect();
             let peak = col.iter().copied().fold(f32::MIN, f32::max);
             assert!((e.act - peak).abs() < 1e-5 && (col[e.position - 1] - peak).abs() < 1e-5);
             assert!(texts[e.text_index].contains(&e.token));

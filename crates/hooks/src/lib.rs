@@ -190,10 +190,7 @@ pub struct Capture {
 
 impl fmt::Debug for Capture {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Capture")
-            .field("values", &self.values)
-            .field("edits", &self.edits.keys().collect::<Vec<_>>())
-            .finish()
+        f.debug_struct("Capture").field("values", &self.values).field("edits", &self.edits.keys().collect::<Vec<_>>()).finish()
     }
 }
 
@@ -233,11 +230,7 @@ impl Capture {
     }
 
     /// Record a value computed only on demand (for hooks that cost work to form).
-    pub fn record_with<E>(
-        &mut self,
-        hook: Hook,
-        value: impl FnOnce() -> Result<Tensor, E>,
-    ) -> Result<(), E> {
+    pub fn record_with<E>(&mut self, hook: Hook, value: impl FnOnce() -> Result<Tensor, E>) -> Result<(), E> {
         if let Some(slot) = self.values.get_mut(&hook) {
             *slot = Some(value()?);
         }

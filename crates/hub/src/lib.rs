@@ -55,20 +55,12 @@ pub fn cache_dir() -> PathBuf {
 pub fn looks_like_repo_id(s: &str) -> bool {
     let parts: Vec<&str> = s.split('/').collect();
     parts.len() == 2
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && !p.starts_with('.')
-                && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-        })
+        && parts.iter().all(|p| !p.is_empty() && !p.starts_with('.') && p.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)))
 }
 
 /// The snapshot directory of `repo` at `revision` (a branch, tag or commit hash).
 pub fn snapshot(repo: &str, revision: &str) -> Result<PathBuf, NotCached> {
-    let missing = |p: PathBuf| NotCached {
-        repo: repo.to_string(),
-        revision: revision.to_string(),
-        missing: p.display().to_string(),
-    };
+    let missing = |p: PathBuf| NotCached { repo: repo.to_string(), revision: revision.to_string(), missing: p.display().to_string() };
     let root = cache_dir().join(format!("models--{}", repo.replace('/', "--")));
     if !root.is_dir() {
         return Err(missing(root));
@@ -135,11 +127,7 @@ pub fn fetch(repo: &str, revision: &str, path: &str) -> Result<PathBuf, FetchErr
 #[cfg(feature = "download")]
 fn download(repo: &str, revision: &str, path: &str) -> Result<PathBuf, FetchError> {
     use hf_hub::api::sync::ApiBuilder;
-    let fail = |e: hf_hub::api::sync::ApiError| FetchError::Download {
-        repo: repo.to_string(),
-        path: path.to_string(),
-        msg: e.to_string(),
-    };
+    let fail = |e: hf_hub::api::sync::ApiError| FetchError::Download { repo: repo.to_string(), path: path.to_string(), msg: e.to_string() };
     let api = ApiBuilder::from_env().with_cache_dir(cache_dir()).with_progress(true).build().map_err(fail)?;
     let handle = api.repo(hf_hub::Repo::with_revision(repo.to_string(), hf_hub::RepoType::Model, revision.to_string()));
     handle.get(path).map_err(fail)

@@ -128,9 +128,7 @@ impl CustomOp1 for GeluTanh {
     }
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let Some((start, end)) = l.contiguous_offsets() else {
-            candle_core::bail!("gelu_tanh needs a contiguous input")
-        };
+        let Some((start, end)) = l.contiguous_offsets() else { candle_core::bail!("gelu_tanh needs a contiguous input") };
         let x = &s.as_slice::<f32>()?[start..end];
         let mut out = vec![0f32; x.len()];
         out.par_chunks_mut(4096)

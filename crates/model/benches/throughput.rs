@@ -25,10 +25,7 @@ use saex_hooks::Hook;
 use saex_model::Model;
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
 }
 
 /// Matmul FLOPs per token for `blocks` blocks plus attention over `seq` positions.

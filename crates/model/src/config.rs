@@ -265,11 +265,9 @@ impl LayerKind {
         match s {
             "full_attention" => Ok(LayerKind::Full),
             "sliding_attention" => Ok(LayerKind::Sliding),
-            other => Err(Error::Config {
-                path: path.to_path_buf(),
-                key: "layer_types".into(),
-                msg: format!("unknown layer type `{other}`"),
-            }),
+            other => {
+                Err(Error::Config { path: path.to_path_buf(), key: "layer_types".into(), msg: format!("unknown layer type `{other}`") })
+            }
         }
     }
 

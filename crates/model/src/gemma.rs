@@ -405,9 +405,7 @@ impl Model {
         let plus_one = !w.is_gguf();
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
         let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
-        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers))
-            .map(|l| Block::load(&cfg, w, l, plus_one))
-            .collect::<Result<Vec<_>>>()?;
+        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers)).map(|l| Block::load(&cfg, w, l, plus_one)).collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, plus_one)?;
         let tied = !w.contains("lm_head.weight");
         let lm_head = ops::load_head(w, opts, &embed_tokens, "lm_head.weight", [v, d], tied)?;

@@ -210,9 +210,7 @@ impl Model {
         let d = cfg.n_embd;
         let wte = w.embedding(&format!("{prefix}wte.weight"), &[cfg.vocab_size, d])?;
         let wpe = w.get(&format!("{prefix}wpe.weight"), &[cfg.n_positions, d])?;
-        let blocks = (0..opts.blocks_of(cfg.n_layer))
-            .map(|l| Block::load(&cfg, w, prefix, l))
-            .collect::<Result<Vec<_>>>()?;
+        let blocks = (0..opts.blocks_of(cfg.n_layer)).map(|l| Block::load(&cfg, w, prefix, l)).collect::<Result<Vec<_>>>()?;
         let ln_f = LayerNorm::load(w, &format!("{prefix}ln_f"), d, cfg.layer_norm_epsilon)?;
         let head = ops::load_head(w, opts, &wte, "lm_head.weight", [cfg.vocab_size, d], true)?;
         Ok(Model {

@@ -180,10 +180,7 @@ impl LoadOptions {
 /// Refuses a pass that needs weights the model was loaded without.
 pub(crate) fn check_stop(stop: Stop, loaded_blocks: usize, has_unembed: bool) -> Result<()> {
     if stop.blocks > loaded_blocks {
-        return Err(Error::Invalid(format!(
-            "this model was loaded with only {loaded_blocks} blocks; the pass needs {}",
-            stop.blocks
-        )));
+        return Err(Error::Invalid(format!("this model was loaded with only {loaded_blocks} blocks; the pass needs {}", stop.blocks)));
     }
     if stop.logits && !has_unembed {
         return Err(Error::Invalid(

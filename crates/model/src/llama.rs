@@ -343,9 +343,7 @@ impl Model {
     pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);
         let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
-        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers))
-            .map(|l| Block::load(&cfg, w, l))
-            .collect::<Result<Vec<_>>>()?;
+        let blocks = (0..opts.blocks_of(cfg.num_hidden_layers)).map(|l| Block::load(&cfg, w, l)).collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, false)?;
         let lm_head = ops::load_head(
             w,

@@ -26,7 +26,9 @@ pub fn load(spec: &str, opts: LoadOptions) -> Result<Model> {
         let dir = resolve_hub_cache(spec)?;
         return load_hf_dir(&dir, spec, opts);
     }
-    Err(Error::NotFound(format!("{spec}: no such file or directory (expected a .gguf file, a Hugging Face model directory or a hub id like google/gemma-2-2b)")))
+    Err(Error::NotFound(format!(
+        "{spec}: no such file or directory (expected a .gguf file, a Hugging Face model directory or a hub id like google/gemma-2-2b)"
+    )))
 }
 
 /// Find `repo` (`org/name`, optionally `@revision`) with the files a model needs in the
@@ -156,11 +158,7 @@ fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let arch_name = gguf
         .meta("general.architecture")?
         .to_string()
-        .map_err(|_| Error::Config {
-            path: path.to_path_buf(),
-            key: "general.architecture".into(),
-            msg: "not a string".into(),
-        })?
+        .map_err(|_| Error::Config { path: path.to_path_buf(), key: "general.architecture".into(), msg: "not a string".into() })?
         .clone();
     let tokenizer = Tokenizer::from_gguf(&gguf.content)?;
     let name = gguf

@@ -184,9 +184,7 @@ impl Rotary {
     /// `inv_freq[i] = 1 / base^(2i/dim)`, in f32 as transformers computes it, so cos/sin
     /// round the same way.
     pub fn new(base: f64, dim: usize) -> Rotary {
-        let inv_freq = (0..dim / 2)
-            .map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / dim as f32))
-            .collect();
+        let inv_freq = (0..dim / 2).map(|i| 1.0 / (base as f32).powf((2 * i) as f32 / dim as f32)).collect();
         Rotary { inv_freq }
     }
 
@@ -256,12 +254,7 @@ impl KvCache {
 
     /// Number of positions cached (0 when empty).
     pub fn len(&self) -> usize {
-        self.layers
-            .iter()
-            .flatten()
-            .next()
-            .and_then(|(k, _)| k.dim(2).ok())
-            .unwrap_or(0)
+        self.layers.iter().flatten().next().and_then(|(k, _)| k.dim(2).ok()).unwrap_or(0)
     }
 
     /// True when nothing is cached.
@@ -306,14 +299,7 @@ pub fn attention_mask(start: usize, q_len: usize, window: Option<usize>) -> Resu
 ///
 /// `q` `[batch, head, q_pos, d_head]`, `k`/`v` `[batch, kv_head, k_pos, d_head]` →
 /// `z` `[batch, q_pos, head, d_head]` (TransformerLens `hook_z` layout).
-pub fn attention(
-    q: &Tensor,
-    k: &Tensor,
-    v: &Tensor,
-    mask: &Tensor,
-    scale: f64,
-    softcap: Option<f64>,
-) -> Result<Tensor> {
+pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, scale: f64, softcap: Option<f64>) -> Result<Tensor> {
     let (b, n_head, q_len, d_head) = q.dims4()?;
     let n_kv = k.dim(1)?;
     let k_len = k.dim(2)?;
@@ -326,9 +312,7 @@ pub fn attention(
     if let Some(cap) = softcap {
         scores = ((scores / cap)?.tanh()? * cap)?;
     }
-    let scores = scores
-        .reshape((b, n_kv, group, q_len, k_len))?
-        .broadcast_add(mask)?;
+    let scores = scores.reshape((b, n_kv, group, q_len, k_len))?.broadcast_add(mask)?;
     let probs = candle_nn::ops::softmax_last_dim(&scores)?;
     let probs = probs.reshape((b, n_kv, group * q_len, k_len))?;
     let z = probs.matmul(&v.contiguous()?)?; // [batch, kv_head, group*q_pos, d_head]

@@ -308,10 +308,7 @@ impl Weights {
             files.dedup();
             (index, files)
         } else {
-            return Err(Error::NotFound(format!(
-                "{}: no model.safetensors or model.safetensors.index.json",
-                dir.display()
-            )));
+            return Err(Error::NotFound(format!("{}: no model.safetensors or model.safetensors.index.json", dir.display())));
         };
         for f in &files {
             if !f.exists() {
@@ -498,12 +495,7 @@ impl Weights {
         if expected == got {
             Ok(())
         } else {
-            Err(Error::BadShape {
-                path: self.path().to_path_buf(),
-                name: name.to_string(),
-                expected: expected.to_vec(),
-                got: got.to_vec(),
-            })
+            Err(Error::BadShape { path: self.path().to_path_buf(), name: name.to_string(), expected: expected.to_vec(), got: got.to_vec() })
         }
     }
 }

@@ -11,10 +11,7 @@ use std::time::Instant;
 use candle_core::quantized::gguf_file::Content;
 use saex_model::tokenizer::Tokenizer;
 
-const FIXTURE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../fixtures/parity/gguf/tokens.json"
-);
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/parity/gguf/tokens.json");
 
 fn models_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("SAEX_MODELS") {
@@ -25,9 +22,8 @@ fn models_dir() -> PathBuf {
 }
 
 fn fixture() -> serde_json::Value {
-    let text = std::fs::read_to_string(FIXTURE).unwrap_or_else(|e| {
-        panic!("cannot read {FIXTURE}: {e}; run fixtures/parity/gen_gguf_tokens.py")
-    });
+    let text =
+        std::fs::read_to_string(FIXTURE).unwrap_or_else(|e| panic!("cannot read {FIXTURE}: {e}; run fixtures/parity/gen_gguf_tokens.py"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad JSON in {FIXTURE}: {e}"))
 }
 
@@ -40,21 +36,15 @@ fn load(file: &str, sha: &str) -> Tokenizer {
             path.display()
         )
     });
-    let content = Content::read(&mut f)
-        .unwrap_or_else(|e| panic!("cannot read GGUF {}: {e}", path.display()));
+    let content = Content::read(&mut f).unwrap_or_else(|e| panic!("cannot read GGUF {}: {e}", path.display()));
     let t0 = Instant::now();
-    let tok = Tokenizer::from_gguf(&content)
-        .unwrap_or_else(|e| panic!("tokenizer from {}: {e}", path.display()));
+    let tok = Tokenizer::from_gguf(&content).unwrap_or_else(|e| panic!("tokenizer from {}: {e}", path.display()));
     eprintln!("{file}: tokenizer built in {:.3?}", t0.elapsed());
     tok
 }
 
 fn ids(v: &serde_json::Value) -> Vec<u32> {
-    v.as_array()
-        .expect("array of ids")
-        .iter()
-        .map(|x| x.as_u64().expect("id") as u32)
-        .collect()
+    v.as_array().expect("array of ids").iter().map(|x| x.as_u64().expect("id") as u32).collect()
 }
 
 fn check_model(key: &str) {
@@ -63,26 +53,10 @@ fn check_model(key: &str) {
     let file = m["file"].as_str().expect("file");
     let tok = load(file, m["gguf_sha256"].as_str().unwrap_or("?"));
 
-    assert_eq!(
-        tok.bos_id(),
-        m["bos_id"].as_u64().map(|x| x as u32),
-        "{key}: bos id"
-    );
-    assert_eq!(
-        tok.eos_id(),
-        m["eos_id"].as_u64().map(|x| x as u32),
-        "{key}: eos id"
-    );
-    assert_eq!(
-        tok.add_bos_default(),
-        m["add_bos"].as_bool().expect("add_bos"),
-        "{key}: add_bos"
-    );
-    assert_eq!(
-        tok.vocab_size() as u64,
-        m["vocab_size"].as_u64().expect("vocab_size"),
-        "{key}: vocab size"
-    );
+    assert_eq!(tok.bos_id(), m["bos_id"].as_u64().map(|x| x as u32), "{key}: bos id");
+    assert_eq!(tok.eos_id(), m["eos_id"].as_u64().map(|x| x as u32), "{key}: eos id");
+    assert_eq!(tok.add_bos_default(), m["add_bos"].as_bool().expect("add_bos"), "{key}: add_bos");
+    assert_eq!(tok.vocab_size() as u64, m["vocab_size"].as_u64().expect("vocab_size"), "{key}: vocab size");
 
     let mut failures = Vec::new();
     let cases = m["cases"].as_array().expect("cases");
@@ -97,56 +71,30 @@ fn check_model(key: &str) {
         let want_plain = ids(&case["ids_no_special"]);
         let got_plain = tok.encode(text, false).expect("encode");
         if got_plain != want_plain {
-            failures.push(format!(
-                "{text:?}: ids without bos\n   got  {got_plain:?}\n   want {want_plain:?}"
-            ));
+            failures.push(format!("{text:?}: ids without bos\n   got  {got_plain:?}\n   want {want_plain:?}"));
         }
-        let (with_offsets, offsets) = tok
-            .encode_with_offsets(text, tok.add_bos_default())
-            .expect("encode");
+        let (with_offsets, offsets) = tok.encode_with_offsets(text, tok.add_bos_default()).expect("encode");
         let want_offsets: Vec<(usize, usize)> = case["offsets"]
             .as_array()
             .expect("offsets")
             .iter()
-            .map(|p| {
-                (
-                    p[0].as_u64().expect("start") as usize,
-                    p[1].as_u64().expect("end") as usize,
-                )
-            })
+            .map(|p| (p[0].as_u64().expect("start") as usize, p[1].as_u64().expect("end") as usize))
             .collect();
         if with_offsets != want || offsets != want_offsets {
-            failures.push(format!(
-                "{text:?}: offsets\n   got  {offsets:?}\n   want {want_offsets:?}"
-            ));
+            failures.push(format!("{text:?}: offsets\n   got  {offsets:?}\n   want {want_offsets:?}"));
         }
         let pieces: Vec<Option<String>> = got.iter().map(|&id| tok.id_to_piece(id)).collect();
-        let want_pieces: Vec<Option<String>> = case["pieces"]
-            .as_array()
-            .expect("pieces")
-            .iter()
-            .map(|p| p.as_str().map(str::to_string))
-            .collect();
+        let want_pieces: Vec<Option<String>> =
+            case["pieces"].as_array().expect("pieces").iter().map(|p| p.as_str().map(str::to_string)).collect();
         if pieces != want_pieces {
-            failures.push(format!(
-                "{text:?}: pieces\n   got  {pieces:?}\n   want {want_pieces:?}"
-            ));
+            failures.push(format!("{text:?}: pieces\n   got  {pieces:?}\n   want {want_pieces:?}"));
         }
         let decoded = tok.decode(&got).expect("decode");
         if decoded != case["decoded"].as_str().expect("decoded") {
-            failures.push(format!(
-                "{text:?}: decoded {decoded:?}, want {:?}",
-                case["decoded"]
-            ));
+            failures.push(format!("{text:?}: decoded {decoded:?}, want {:?}", case["decoded"]));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{key}: {} of {} cases differ from transformers:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{key}: {} of {} cases differ from transformers:\n{}", failures.len(), cases.len(), failures.join("\n"));
 }
 
 #[test]

@@ -140,16 +140,8 @@ pub struct SaeConfig {
 }
 
 /// `constants.py:DTYPE_MAP` keys.
-const DTYPES: [&str; 8] = [
-    "float32",
-    "float64",
-    "float16",
-    "bfloat16",
-    "torch.float32",
-    "torch.float64",
-    "torch.float16",
-    "torch.bfloat16",
-];
+const DTYPES: [&str; 8] =
+    ["float32", "float64", "float16", "bfloat16", "torch.float32", "torch.float64", "torch.float16", "torch.bfloat16"];
 
 impl SaeConfig {
     /// Reads a SAELens cfg dict, 6.x or pre-6.0, as SAELens does: the pre-6.0 handling runs
@@ -164,8 +156,9 @@ impl SaeConfig {
     /// `SAEConfig.from_dict` on a 6.x-layout dict.
     fn from_dict(obj: &Map<String, Value>, path: &Path) -> Result<Self> {
         let architecture = match obj.get("architecture") {
-            Some(Value::String(s)) => Architecture::parse(s)
-                .ok_or_else(|| Error::UnknownArchitecture { path: path.into(), architecture: s.clone() })?,
+            Some(Value::String(s)) => {
+                Architecture::parse(s).ok_or_else(|| Error::UnknownArchitecture { path: path.into(), architecture: s.clone() })?
+            }
             Some(v) => return Err(Error::UnknownArchitecture { path: path.into(), architecture: v.to_string() }),
             None => return Err(Error::config(path, "architecture", "missing")),
         };
@@ -192,7 +185,9 @@ impl SaeConfig {
             Architecture::TopK => {
                 let k = match obj.get("k") {
                     None => 100, // TopKSAEConfig default
-                    Some(v) => integer(v).filter(|&k| k >= 1).ok_or_else(|| Error::config(path, "k", format!("{v} is not a positive integer")))?,
+                    Some(v) => {
+                        integer(v).filter(|&k| k >= 1).ok_or_else(|| Error::config(path, "k", format!("{v} is not a positive integer")))?
+                    }
                 };
                 if k > d_sae {
                     return Err(Error::config(path, "k", format!("{k} exceeds d_sae {d_sae}")));

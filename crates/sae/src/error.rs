@@ -43,7 +43,9 @@ pub enum Error {
         msg: String,
     },
     /// `architecture` is not one SAELens 6.x can run at inference.
-    #[error("{path}: unknown SAE architecture `{architecture}` (supported: standard, gated, jumprelu, topk, batchtopk, matryoshka_batchtopk)")]
+    #[error(
+        "{path}: unknown SAE architecture `{architecture}` (supported: standard, gated, jumprelu, topk, batchtopk, matryoshka_batchtopk)"
+    )]
     UnknownArchitecture {
         /// The config file.
         path: PathBuf,
@@ -129,7 +131,9 @@ pub enum Error {
         what: String,
     },
     /// A spec that is neither a path on disk nor a SAELens release name.
-    #[error("`{spec}` is neither a path on disk nor a SAELens release: no release `{release}` in pretrained_saes.yaml (sae_lens {version})")]
+    #[error(
+        "`{spec}` is neither a path on disk nor a SAELens release: no release `{release}` in pretrained_saes.yaml (sae_lens {version})"
+    )]
     UnknownRelease {
         /// The spec given.
         spec: String,

@@ -55,13 +55,7 @@ mod tests {
         let d = Device::Cpu;
         let w = Tensor::new(&[[1f32, 1.0]], &d).unwrap();
         let r_mag = Tensor::new(&[0f32, 3f32.ln()], &d).unwrap();
-        let g = Gated::new(
-            &w,
-            Tensor::new(&[-1f32, -3.0], &d).unwrap(),
-            Tensor::new(&[0.5f32, 0.5], &d).unwrap(),
-            &r_mag,
-        )
-        .unwrap();
+        let g = Gated::new(&w, Tensor::new(&[-1f32, -3.0], &d).unwrap(), Tensor::new(&[0.5f32, 0.5], &d).unwrap(), &r_mag).unwrap();
         let x = Tensor::new(&[[2f32]], &d).unwrap();
         let out = g.encode(&x, &w).unwrap().to_vec2::<f32>().unwrap();
         assert_eq!(out[0][0], 2.5);

@@ -75,10 +75,7 @@ mod tests {
         // thresholds [1, 0.2, -3]: h0 = 1 is not > 1 → 0; h1 = 0.5 > 0.2 → 0.5;
         // h2 = -1 > -3 but relu(-1) = 0 → 0.
         let d = Device::Cpu;
-        let j = JumpRelu {
-            b_enc: Tensor::new(&[0f32, -0.5, -2.0], &d).unwrap(),
-            threshold: Tensor::new(&[1f32, 0.2, -3.0], &d).unwrap(),
-        };
+        let j = JumpRelu { b_enc: Tensor::new(&[0f32, -0.5, -2.0], &d).unwrap(), threshold: Tensor::new(&[1f32, 0.2, -3.0], &d).unwrap() };
         let x = Tensor::new(&[[1f32]], &d).unwrap();
         let w = Tensor::new(&[[1f32, 1.0, 1.0]], &d).unwrap();
         assert_eq!(j.encode(&x, &w).unwrap().to_vec2::<f32>().unwrap(), vec![vec![0.0, 0.5, 0.0]]);

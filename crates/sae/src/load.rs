@@ -77,12 +77,8 @@ impl Sae {
             overrides.insert("neuronpedia_id".into(), Value::from(np));
         }
         overrides.insert("dtype".into(), "float32".into());
-        let ctx = ReleaseCtx {
-            repo: r.repo_id.to_string(),
-            folder: sae.path.clone(),
-            overrides,
-            norm_scaling_factor: sae.norm_scaling_factor,
-        };
+        let ctx =
+            ReleaseCtx { repo: r.repo_id.to_string(), folder: sae.path.clone(), overrides, norm_scaling_factor: sae.norm_scaling_factor };
         Sae::from_parts(formats::load(&dir, format, Some(&ctx))?)
     }
 }

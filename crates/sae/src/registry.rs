@@ -40,11 +40,7 @@ pub struct RegistrySae {
 
 /// The sae_lens version the table was generated from.
 pub fn sae_lens_version() -> &'static str {
-    DATA.lines()
-        .next()
-        .and_then(|l| l.split("sae_lens ").nth(1))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap_or("unknown")
+    DATA.lines().next().and_then(|l| l.split("sae_lens ").nth(1)).and_then(|v| v.split_whitespace().next()).unwrap_or("unknown")
 }
 
 /// Every release name.

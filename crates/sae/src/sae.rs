@@ -43,7 +43,10 @@ enum InputNorm {
     /// `constant_norm_rescale`: `sqrt(d_in) / ‖x‖`, `[n, 1]`.
     Scale(Tensor),
     /// `layer_norm`: mean and unbiased std, `[n, 1]` each.
-    Ln { mu: Tensor, std: Tensor },
+    Ln {
+        mu: Tensor,
+        std: Tensor,
+    },
 }
 
 impl Sae {
@@ -62,15 +65,10 @@ impl Sae {
         let b_dec = tensors.take("b_dec")?;
         let encoder = match cfg.architecture {
             Architecture::Standard => Encoder::Standard(Standard { b_enc: tensors.take("b_enc")? }),
-            Architecture::JumpRelu => {
-                Encoder::JumpRelu(JumpRelu { b_enc: tensors.take("b_enc")?, threshold: tensors.take("threshold")? })
+            Architecture::JumpRelu => Encoder::JumpRelu(JumpRelu { b_enc: tensors.take("b_enc")?, threshold: tensors.take("threshold")? }),
+            Architecture::Gated => {
+                Encoder::Gated(Gated::new(&w_enc, tensors.take("b_gate")?, tensors.take("b_mag")?, &tensors.take("r_mag")?)?)
             }
-            Architecture::Gated => Encoder::Gated(Gated::new(
-                &w_enc,
-                tensors.take("b_gate")?,
-                tensors.take("b_mag")?,
-                &tensors.take("r_mag")?,
-            )?),
             Architecture::TopK => {
                 let k = cfg.k.unwrap_or(100);
                 let rescale = cfg.rescale_acts_by_decoder_norm;
@@ -90,9 +88,7 @@ impl Sae {
         };
         let sae = Sae { cfg, w_enc, w_dec, b_dec, encoder, log_sparsity, format, source: dir };
         match fold {
-            Some(f) if sae.cfg.normalize_activations == Normalization::ExpectedAverageOnlyIn => {
-                sae.fold_activation_norm_scaling_factor(f)
-            }
+            Some(f) if sae.cfg.normalize_activations == Normalization::ExpectedAverageOnlyIn => sae.fold_activation_norm_scaling_factor(f),
             _ => Ok(sae),
         }
     }

@@ -20,7 +20,11 @@ fn arg(args: &[String], name: &str, default: &str) -> String {
 /// One request; returns the status code.
 fn post(addr: &str, path: &str, body: &str) -> std::io::Result<u16> {
     let mut s = TcpStream::connect(addr)?;
-    write!(s, "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())?;
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
     let mut resp = Vec::new();
     s.read_to_end(&mut resp)?;
     let head = String::from_utf8_lossy(&resp[..resp.len().min(32)]).to_string();

@@ -10,7 +10,9 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::Json;
-use saex_engine::{DiscoverRequest, DiscoverResponse, Loaded, Session, Steered, SteerRequest, TokenizeRequest, Tokenized, TopReport, TopRequest};
+use saex_engine::{
+    DiscoverRequest, DiscoverResponse, Loaded, Session, SteerRequest, Steered, TokenizeRequest, Tokenized, TopReport, TopRequest,
+};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -20,7 +22,8 @@ use crate::State;
 /// The JSON body, or a 4xx: 413 past the size limit, 400 for bad JSON or a bad field.
 fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let bytes = raw.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))?;
+    let v: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))?;
     Ok(saex_analysis::from_json(v)?)
 }
 

@@ -52,7 +52,8 @@ async fn send(app: Router, method: Method, uri: &str, body: Body) -> (StatusCode
     let res = app.oneshot(req).await.unwrap();
     let status = res.status();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    let v = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {:?}", String::from_utf8_lossy(&bytes)));
+    let v = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {:?}", String::from_utf8_lossy(&bytes)));
     (status, v)
 }
 
@@ -328,7 +329,8 @@ mod routes {
         assert_eq!(v["ids"], json!([2, 9259, 1902]));
         assert_eq!(v["pieces"], json!(["<bos>", "Hello", "▁world"]));
         // Spans (ASCII: code points = bytes): bos (0, 0), "Hello" [0, 5), " world" [5, 11).
-        let spans: Vec<(u64, u64)> = v["tokens"].as_array().unwrap().iter().map(|t| (t["start"].as_u64().unwrap(), t["end"].as_u64().unwrap())).collect();
+        let spans: Vec<(u64, u64)> =
+            v["tokens"].as_array().unwrap().iter().map(|t| (t["start"].as_u64().unwrap(), t["end"].as_u64().unwrap())).collect();
         assert_eq!(spans, [(0, 0), (0, 5), (5, 11)]);
         // "Grüße": code points [0, 5) but bytes [0, 7).
         let (_, v) = post(app(), "/v1/tokenize", json!({ "text": "Grüße", "bos": false })).await;
@@ -343,7 +345,10 @@ mod routes {
         let (status, v) = post(app(), "/v1/sae/features/top", json!({ "text": "Hello world", "k": 5 })).await;
         assert_eq!(status, StatusCode::OK, "{v}");
         let r: saex_engine::TopReport = serde_json::from_value(v).unwrap();
-        assert_eq!((r.sae_id.as_str(), r.hook.as_str(), r.reduce), (sae_spec().as_str(), "blocks.6.hook_resid_pre", saex_engine::Reduce::Max));
+        assert_eq!(
+            (r.sae_id.as_str(), r.hook.as_str(), r.reduce),
+            (sae_spec().as_str(), "blocks.6.hook_resid_pre", saex_engine::Reduce::Max)
+        );
         assert_eq!(r.n_tokens, 3, "bos Hello ▁world");
         assert_eq!(r.features.len(), 5);
         let pieces = ["<bos>", "Hello", "▁world"];
@@ -475,14 +480,29 @@ mod schemas {
         let doc = serde_json::to_value(saex_server::openapi()).unwrap();
         let cases: Vec<(&str, Method, Value, StatusCode)> = vec![
             (DISCOVER, Method::POST, json!({ "text": FOX, "return_top_x": 5 }), StatusCode::OK),
-            (DISCOVER, Method::POST, json!({ "prompt": "Once upon a time", "gen_tokens": 4, "return_top_x": 3, "spans": [[0, 4]] }), StatusCode::OK),
+            (
+                DISCOVER,
+                Method::POST,
+                json!({ "prompt": "Once upon a time", "gen_tokens": 4, "return_top_x": 3, "spans": [[0, 4]] }),
+                StatusCode::OK,
+            ),
             (DISCOVER, Method::POST, json!({ "text": FOX, "score_mode": "median" }), StatusCode::BAD_REQUEST),
             ("/v1/sae/features/top", Method::POST, json!({ "text": "Hello world", "k": 3 }), StatusCode::OK),
             ("/v1/sae/features/top", Method::POST, json!({ "text": "", "k": 3 }), StatusCode::BAD_REQUEST),
             ("/v1/tokenize", Method::POST, json!({ "text": "Grüße aus Köln" }), StatusCode::OK),
             ("/v1/tokenize", Method::POST, json!({ "txt": "x" }), StatusCode::BAD_REQUEST),
-            ("/v1/steer", Method::POST, json!({ "prompt": "The weather", "features": [{ "feature_id": 5, "coefficient": 2.0 }], "max_new_tokens": 3, "compare": true }), StatusCode::OK),
-            ("/v1/steer", Method::POST, json!({ "prompt": "x", "features": [{ "feature_id": 99999, "coefficient": 2.0 }] }), StatusCode::BAD_REQUEST),
+            (
+                "/v1/steer",
+                Method::POST,
+                json!({ "prompt": "The weather", "features": [{ "feature_id": 5, "coefficient": 2.0 }], "max_new_tokens": 3, "compare": true }),
+                StatusCode::OK,
+            ),
+            (
+                "/v1/steer",
+                Method::POST,
+                json!({ "prompt": "x", "features": [{ "feature_id": 99999, "coefficient": 2.0 }] }),
+                StatusCode::BAD_REQUEST,
+            ),
             ("/v1/models", Method::GET, Value::Null, StatusCode::OK),
             ("/healthz", Method::GET, Value::Null, StatusCode::OK),
             ("/openapi.json", Method::GET, Value::Null, StatusCode::OK),

@@ -175,7 +175,14 @@ pub struct RunControl {
 
 /// Train, writing checkpoints under `out/checkpoint` and the SAE to `out`. Returns `None`
 /// when stopped early by `ctl.stop_at_step` (the checkpoint holds the progress).
-pub fn train(model: &Model, corpus: &Path, out: &Path, opts: &TrainOptions, ctl: RunControl, progress: &mut dyn FnMut(&Progress)) -> Result<Option<TrainReport>> {
+pub fn train(
+    model: &Model,
+    corpus: &Path,
+    out: &Path,
+    opts: &TrainOptions,
+    ctl: RunControl,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Option<TrainReport>> {
     let resume = ctl.resume;
     let hook: Hook = opts.hook.parse().map_err(|e| Error::Invalid(format!("{e}")))?;
     model.check_hook(hook)?;
@@ -344,11 +351,7 @@ fn check_options(o: &TrainOptions) -> Result<()> {
 fn schedule(o: &TrainOptions, step: u64, total: u64) -> f32 {
     let warm = if o.warmup_steps > 0 { ((step + 1) as f32 / o.warmup_steps as f32).min(1.0) } else { 1.0 };
     let decay_from = (o.decay_start * total as f64) as u64;
-    let decay = if step >= decay_from && total > decay_from {
-        1.0 - (step - decay_from) as f32 / (total - decay_from) as f32
-    } else {
-        1.0
-    };
+    let decay = if step >= decay_from && total > decay_from { 1.0 - (step - decay_from) as f32 / (total - decay_from) as f32 } else { 1.0 };
     o.lr * warm * decay
 }
 
@@ -419,10 +422,19 @@ fn load_checkpoint(dir: &Path, opts: &TrainOptions, d_in: usize) -> Result<Loade
     let st = dir.join("state.safetensors");
     let t = candle_core::safetensors::load(&st, &Device::Cpu).map_err(|e| Error::Invalid(format!("{}: {e}", st.display())))?;
     let get = |n: &str| -> Result<Vec<f32>> {
-        t.get(n).ok_or_else(|| Error::Invalid(format!("{}: missing `{n}`", st.display())))?.flatten_all()?.to_vec1::<f32>().map_err(Error::from)
+        t.get(n)
+            .ok_or_else(|| Error::Invalid(format!("{}: missing `{n}`", st.display())))?
+            .flatten_all()?
+            .to_vec1::<f32>()
+            .map_err(Error::from)
     };
     let get_u64 = |n: &str| -> Result<Vec<u64>> {
-        Ok(t.get(n).ok_or_else(|| Error::Invalid(format!("{}: missing `{n}`", st.display())))?.to_vec1::<f64>()?.into_iter().map(|x| x as u64).collect())
+        Ok(t.get(n)
+            .ok_or_else(|| Error::Invalid(format!("{}: missing `{n}`", st.display())))?
+            .to_vec1::<f64>()?
+            .into_iter()
+            .map(|x| x as u64)
+            .collect())
     };
     const ADAM: [&str; 8] = ["m.w_enc_t", "v.w_enc_t", "m.b_enc", "v.b_enc", "m.w_dec", "v.w_dec", "m.b_dec", "v.b_dec"];
     let sae = TopKSae {
@@ -484,9 +496,25 @@ mod tests {
     #[test]
     fn the_schedule_warms_up_holds_and_decays() {
         let o = TrainOptions {
-            model: String::new(), hook: String::new(), architecture: "topk".into(), d_sae: 8, k: 2, l1_coeff: 0.0, tokens: 100, batch: 1, lr: 1.0,
-            warmup_steps: 10, decay_start: 0.8, aux_k: 0, aux_coeff: 0.0, dead_tokens: 10, ctx: 8,
-            model_batch: 1, buffer: 4, heldout_every: 0, seed: 0,
+            model: String::new(),
+            hook: String::new(),
+            architecture: "topk".into(),
+            d_sae: 8,
+            k: 2,
+            l1_coeff: 0.0,
+            tokens: 100,
+            batch: 1,
+            lr: 1.0,
+            warmup_steps: 10,
+            decay_start: 0.8,
+            aux_k: 0,
+            aux_coeff: 0.0,
+            dead_tokens: 10,
+            ctx: 8,
+            model_batch: 1,
+            buffer: 4,
+            heldout_every: 0,
+            seed: 0,
         };
         assert!((schedule(&o, 0, 100) - 0.1).abs() < 1e-6); // step 1 of 10 warm-up steps
         assert_eq!(schedule(&o, 50, 100), 1.0);

@@ -258,7 +258,8 @@ impl TopKSae {
             for row in resid.chunks(d) {
                 e_mean.iter_mut().zip(row).for_each(|(m, &v)| *m += v as f64 / n as f64);
             }
-            let var: f64 = resid.chunks(d).map(|r| r.iter().zip(&e_mean).map(|(&v, m)| (v as f64 - m).powi(2)).sum::<f64>()).sum::<f64>() / n as f64;
+            let var: f64 =
+                resid.chunks(d).map(|r| r.iter().zip(&e_mean).map(|(&v, m)| (v as f64 - m).powi(2)).sum::<f64>()).sum::<f64>() / n as f64;
             let diff: Vec<f32> = e_hat.iter().zip(&resid).map(|(a, b)| a - b).collect();
             let loss = diff.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / n as f64 / var.max(1e-30);
             stats.aux_loss = opt.aux_coeff as f64 * loss;

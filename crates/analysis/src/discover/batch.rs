@@ -4,9 +4,9 @@
 
 use serde_json::Value;
 
-use crate::error::{Error, Result};
 use super::request::DiscoverRequest;
 use super::response::LineError;
+use crate::error::{Error, Result};
 
 /// The request of one prompts-file line: `base` (without its prompt/text) overridden by the
 /// line's fields.

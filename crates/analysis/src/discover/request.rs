@@ -147,11 +147,13 @@ impl std::str::FromStr for Tau {
 
 fn tau_schema() -> utoipa::openapi::schema::Schema {
     use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
-    Schema::OneOf(OneOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["p95"])))
-        .item(ObjectBuilder::new().schema_type(Type::Number).minimum(Some(0.0)))
-        .description(Some("`p95` (each feature's reference P95) or one threshold for every feature"))
-        .build())
+    Schema::OneOf(
+        OneOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).enum_values(Some(["p95"])))
+            .item(ObjectBuilder::new().schema_type(Type::Number).minimum(Some(0.0)))
+            .description(Some("`p95` (each feature's reference P95) or one threshold for every feature"))
+            .build(),
+    )
 }
 
 /// A request, as seed 002's "API" section writes it. Unknown fields are refused (a typo
@@ -267,7 +269,9 @@ impl DiscoverRequest {
     /// Check every field that can be checked without the model; the error names the field.
     pub fn input(&self) -> Result<Input<'_>> {
         let input = match (&self.prompt, &self.text) {
-            (Some(_), Some(_)) => return Err(Error::field("text", "give `prompt` (to run, and generate from) or `text` (to analyse as is), not both")),
+            (Some(_), Some(_)) => {
+                return Err(Error::field("text", "give `prompt` (to run, and generate from) or `text` (to analyse as is), not both"))
+            }
             (None, None) => return Err(Error::field("prompt", "give `prompt` or `text`")),
             (None, Some(t)) => {
                 if self.generate == Some(true) {
@@ -286,7 +290,10 @@ impl DiscoverRequest {
         }
         if matches!(input, Input::Generate(_)) {
             if self.gen_tokens == 0 {
-                return Err(Error::field("gen_tokens", "must be at least 1 when generating (to analyse the prompt alone, set generate to false)"));
+                return Err(Error::field(
+                    "gen_tokens",
+                    "must be at least 1 when generating (to analyse the prompt alone, set generate to false)",
+                ));
             }
             if self.gen_tokens > MAX_GEN_TOKENS {
                 return Err(Error::field("gen_tokens", format!("at most {MAX_GEN_TOKENS}, got {}", self.gen_tokens)));
@@ -309,7 +316,10 @@ impl DiscoverRequest {
         }
         for s in &self.streams {
             if !saex_hooks::Hook::STREAMS.contains(&s.as_str()) {
-                return Err(Error::field("streams", format!("unknown stream {s:?}; expected one of {}", saex_hooks::Hook::STREAMS.join(", "))));
+                return Err(Error::field(
+                    "streams",
+                    format!("unknown stream {s:?}; expected one of {}", saex_hooks::Hook::STREAMS.join(", ")),
+                ));
             }
         }
         for &[a, b] in &self.spans {

@@ -1,8 +1,8 @@
 //! Where tokens sit in the analysed text: code-point positions for JSON consumers, the
 //! tokens a `--span` covers, and the windows shown as a feature's `top_spans`.
 
-use crate::error::Result;
 use super::response::TopSpan;
+use crate::error::Result;
 
 /// Tokens either side of a peak shown in a top span: enough to read the context.
 const BEFORE: usize = 4;

@@ -16,10 +16,7 @@ use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::pre_tokenizers::metaspace::{Metaspace, PrependScheme};
 use tokenizers::pre_tokenizers::sequence::Sequence as PreTokenizerSequence;
 use tokenizers::pre_tokenizers::split::{Split, SplitPattern};
-use tokenizers::{
-    AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper,
-    SplitDelimiterBehavior,
-};
+use tokenizers::{AddedToken, DecoderWrapper, NormalizerWrapper, PostProcessorWrapper, PreTokenizerWrapper, SplitDelimiterBehavior};
 
 // ---------------------------------------------------------------------------------------------
 // GGUF metadata
@@ -84,11 +81,7 @@ fn describe(v: &Value) -> String {
 }
 
 fn bad(key: &str, expected: &str, got: &Value) -> TokenizerError {
-    TokenizerError::BadValue {
-        key: key.to_string(),
-        expected: expected.to_string(),
-        got: describe(got),
-    }
+    TokenizerError::BadValue { key: key.to_string(), expected: expected.to_string(), got: describe(got) }
 }
 
 fn as_i64(v: &Value) -> Option<i64> {
@@ -126,10 +119,9 @@ impl GgufTokenizerMeta {
         let id = |key: &str| -> Result<Option<u32>, TokenizerError> {
             match md.get(key) {
                 None => Ok(None),
-                Some(v) => as_i64(v)
-                    .and_then(|x| u32::try_from(x).ok())
-                    .map(Some)
-                    .ok_or_else(|| bad(key, "a non-negative integer token id", v)),
+                Some(v) => {
+                    as_i64(v).and_then(|x| u32::try_from(x).ok()).map(Some).ok_or_else(|| bad(key, "a non-negative integer token id", v))
+                }
             }
         };
         let flag = |key: &str| -> Result<Option<bool>, TokenizerError> {
@@ -159,35 +151,20 @@ impl GgufTokenizerMeta {
                 .transpose()
         };
 
-        let model = string(KEY_MODEL)?.ok_or_else(|| TokenizerError::MissingKey {
-            key: KEY_MODEL.to_string(),
-        })?;
+        let model = string(KEY_MODEL)?.ok_or_else(|| TokenizerError::MissingKey { key: KEY_MODEL.to_string() })?;
         let architecture = string(KEY_ARCH)?.unwrap_or_default();
         let flavor = Flavor::select(&architecture, &model)?;
-        let tokens = strings(KEY_TOKENS)?.ok_or_else(|| TokenizerError::MissingKey {
-            key: KEY_TOKENS.to_string(),
-        })?;
+        let tokens = strings(KEY_TOKENS)?.ok_or_else(|| TokenizerError::MissingKey { key: KEY_TOKENS.to_string() })?;
         let scores = array(KEY_SCORES)?
-            .map(|a| {
-                a.iter()
-                    .map(|v| as_f64(v).ok_or_else(|| bad(KEY_SCORES, "an array of numbers", v)))
-                    .collect::<Result<Vec<f64>, _>>()
-            })
+            .map(|a| a.iter().map(|v| as_f64(v).ok_or_else(|| bad(KEY_SCORES, "an array of numbers", v))).collect::<Result<Vec<f64>, _>>())
             .transpose()?;
         let token_types = array(KEY_TOKEN_TYPE)?
             .map(|a| {
-                a.iter()
-                    .map(|v| {
-                        as_i64(v).ok_or_else(|| bad(KEY_TOKEN_TYPE, "an array of integers", v))
-                    })
-                    .collect::<Result<Vec<i64>, _>>()
+                a.iter().map(|v| as_i64(v).ok_or_else(|| bad(KEY_TOKEN_TYPE, "an array of integers", v))).collect::<Result<Vec<i64>, _>>()
             })
             .transpose()?;
         let n = tokens.len();
-        for (key, len) in [
-            (KEY_SCORES, scores.as_ref().map(Vec::len)),
-            (KEY_TOKEN_TYPE, token_types.as_ref().map(Vec::len)),
-        ] {
+        for (key, len) in [(KEY_SCORES, scores.as_ref().map(Vec::len)), (KEY_TOKEN_TYPE, token_types.as_ref().map(Vec::len))] {
             if let Some(len) = len {
                 if len != n {
                     return Err(TokenizerError::BadValue {
@@ -212,12 +189,7 @@ impl GgufTokenizerMeta {
             add_bos: flag(KEY_ADD_BOS)?,
             add_eos: flag(KEY_ADD_EOS)?,
         };
-        for (key, tid) in [
-            (KEY_BOS, meta.bos_id),
-            (KEY_EOS, meta.eos_id),
-            (KEY_UNK, meta.unk_id),
-            (KEY_PAD, meta.pad_id),
-        ] {
+        for (key, tid) in [(KEY_BOS, meta.bos_id), (KEY_EOS, meta.eos_id), (KEY_UNK, meta.unk_id), (KEY_PAD, meta.pad_id)] {
             if let Some(tid) = tid {
                 if tid as usize >= n {
                     return Err(TokenizerError::BadValue {
@@ -232,8 +204,7 @@ impl GgufTokenizerMeta {
     }
 
     fn token(&self, id: Option<u32>) -> Option<&str> {
-        id.and_then(|i| self.tokens.get(i as usize))
-            .map(String::as_str)
+        id.and_then(|i| self.tokens.get(i as usize)).map(String::as_str)
     }
 }
 
@@ -263,9 +234,7 @@ impl Flavor {
             ("llama", _) => Ok(Flavor::Llama),
             ("gpt2", _) => Ok(Flavor::ByteLevel),
             ("gemma4", _) => Ok(Flavor::Gemma4),
-            _ => Err(TokenizerError::UnsupportedModel {
-                model: model.to_string(),
-            }),
+            _ => Err(TokenizerError::UnsupportedModel { model: model.to_string() }),
         }
     }
 
@@ -284,11 +253,13 @@ pub(super) struct Built {
     pub(super) add_bos: bool,
 }
 
-const LLAMA3_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const LLAMA3_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const TEKKEN_SPLIT: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const GPT4O_SPLIT: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 const QWEN2_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-const QWEN35_SPLIT: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
+const QWEN35_SPLIT: &str =
+    r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+|\p{N}| ?[^\s\p{L}\p{M}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// transformers' `GGUF_PRE_TOKENIZER_SPLITS`: `tokenizer.ggml.pre` values with their own split regex.
 const PRE_SPLITS: &[(&str, &str)] = &[
@@ -378,11 +349,7 @@ fn generate_merges(vocab: &HashMap<&str, u32>, scored: &[(&str, f64)]) -> Vec<(S
     let mut local: Vec<(u32, u32, Cand)> = Vec::new();
     for &(token, score) in scored {
         // Python sorts -0.0 and 0.0 as equal; NaN has no consistent order there, put it last.
-        let score = if score.is_nan() {
-            f64::NEG_INFINITY
-        } else {
-            score + 0.0
-        };
+        let score = if score.is_nan() { f64::NEG_INFINITY } else { score + 0.0 };
         let total = token.chars().count();
         local.clear();
         for (k, (i, _)) in token.char_indices().enumerate().skip(1) {
@@ -390,32 +357,15 @@ fn generate_merges(vocab: &HashMap<&str, u32>, scored: &[(&str, f64)]) -> Vec<(S
             // Look the right half up only when the left one is there.
             let Some(&l) = vocab.get(left) else { continue };
             if let Some(&r) = vocab.get(right) {
-                local.push((
-                    l,
-                    r,
-                    Cand {
-                        left,
-                        right,
-                        score,
-                        left_chars: k,
-                        right_chars: total - k,
-                    },
-                ));
+                local.push((l, r, Cand { left, right, score, left_chars: k, right_chars: total - k }));
             }
         }
         local.sort_by_key(|&(l, r, _)| (l, r));
         all.extend(local.drain(..).map(|(_, _, c)| c));
     }
     // Stable sort, descending on every key (Python's `sorted(..., reverse=True)` is stable too).
-    all.sort_by(|a, b| {
-        b.score
-            .total_cmp(&a.score)
-            .then(b.left_chars.cmp(&a.left_chars))
-            .then(b.right_chars.cmp(&a.right_chars))
-    });
-    all.into_iter()
-        .map(|c| (c.left.to_string(), c.right.to_string()))
-        .collect()
+    all.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.left_chars.cmp(&a.left_chars)).then(b.right_chars.cmp(&a.right_chars)));
+    all.into_iter().map(|c| (c.left.to_string(), c.right.to_string())).collect()
 }
 
 /// `tokens` as `(token, value)` in Python-dict order: first appearance decides the position, the last
@@ -439,14 +389,13 @@ fn file_merges(merges: &[String]) -> Result<Vec<(String, String)>, TokenizerErro
     merges
         .iter()
         .map(|m| {
-            m.split_once(' ')
-                .filter(|(_, r)| !r.contains(' '))
-                .map(|(l, r)| (l.to_string(), r.to_string()))
-                .ok_or_else(|| TokenizerError::BadValue {
+            m.split_once(' ').filter(|(_, r)| !r.contains(' ')).map(|(l, r)| (l.to_string(), r.to_string())).ok_or_else(|| {
+                TokenizerError::BadValue {
                     key: KEY_MERGES.to_string(),
                     expected: "merges of the form \"left right\"".to_string(),
                     got: format!("{m:?}"),
-                })
+                }
+            })
         })
         .collect()
 }
@@ -457,10 +406,7 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
     if flavor == Flavor::ByteLevel && split.is_none() {
         if let Some(pre) = meta.pre.as_deref() {
             if !PRE_GPT2.contains(&pre) {
-                return Err(TokenizerError::UnsupportedPre {
-                    pre: pre.to_string(),
-                    known: known_pres(),
-                });
+                return Err(TokenizerError::UnsupportedPre { pre: pre.to_string(), known: known_pres() });
             }
         }
     }
@@ -474,13 +420,7 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
         Flavor::Gemma => meta
             .tokens
             .iter()
-            .map(|t| {
-                if t.contains(' ') && t.chars().all(py_isspace) {
-                    "\u{2581}".repeat(t.chars().count())
-                } else {
-                    t.clone()
-                }
-            })
+            .map(|t| if t.contains(' ') && t.chars().all(py_isspace) { "\u{2581}".repeat(t.chars().count()) } else { t.clone() })
             .collect(),
         Flavor::ByteLevel => meta
             .tokens
@@ -507,29 +447,19 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
         None => {
             // Rebuilt from the vocabulary, as transformers' `get_merges` does. Note that for
             // byte-level files transformers uses the file's spelling here, not the re-spelled one.
-            let base: &[String] = if flavor == Flavor::Gemma {
-                &spelled
-            } else {
-                &meta.tokens
-            };
+            let base: &[String] = if flavor == Flavor::Gemma { &spelled } else { &meta.tokens };
             let mut vocab: HashMap<&str, u32> = HashMap::with_capacity(base.len());
             for (i, t) in base.iter().enumerate() {
                 vocab.insert(t.as_str(), i as u32);
             }
             let scored = if flavor == Flavor::Gemma {
                 // Gemma's scores do not follow its merge order; the file order does.
-                dict_order(
-                    base.iter()
-                        .enumerate()
-                        .map(|(i, t)| (t.as_str(), -(i as f64))),
-                )
+                dict_order(base.iter().enumerate().map(|(i, t)| (t.as_str(), -(i as f64))))
             } else {
                 let scores = meta
                     .scores
                     .as_ref()
-                    .ok_or_else(|| TokenizerError::MissingKey {
-                        key: format!("{KEY_MERGES} (or {KEY_SCORES} to rebuild them)"),
-                    })?;
+                    .ok_or_else(|| TokenizerError::MissingKey { key: format!("{KEY_MERGES} (or {KEY_SCORES} to rebuild them)") })?;
                 dict_order(base.iter().map(String::as_str).zip(scores.iter().copied()))
             };
             generate_merges(&vocab, &scored)
@@ -547,17 +477,10 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
             .end_of_word_suffix(String::new())
             .fuse_unk(false)
             .build(),
-        Flavor::Llama | Flavor::Phi3 => BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .fuse_unk(true)
-            .byte_fallback(true)
-            .build(),
-        Flavor::Gemma | Flavor::Gemma4 => BPE::builder()
-            .vocab_and_merges(vocab, merges)
-            .fuse_unk(true)
-            .unk_token("<unk>".to_string())
-            .byte_fallback(true)
-            .build(),
+        Flavor::Llama | Flavor::Phi3 => BPE::builder().vocab_and_merges(vocab, merges).fuse_unk(true).byte_fallback(true).build(),
+        Flavor::Gemma | Flavor::Gemma4 => {
+            BPE::builder().vocab_and_merges(vocab, merges).fuse_unk(true).unk_token("<unk>".to_string()).byte_fallback(true).build()
+        }
     }
     .map_err(tk_err)?;
 
@@ -570,17 +493,14 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
     // Special tokens, in transformers' order: the class defaults, the file's named ids, then tokens
     // typed CONTROL (special) and USER_DEFINED (not special). Only texts the vocabulary has are
     // added (see the module docs).
-    let special = |content: &str| {
-        AddedToken::from(content.to_string(), true)
-            .normalized(false)
-            .special(true)
-    };
+    let special = |content: &str| AddedToken::from(content.to_string(), true).normalized(false).special(true);
     let mut named: Vec<AddedToken> = Vec::new();
-    for content in flavor.class_default_specials().iter().copied().chain(
-        [meta.bos_id, meta.eos_id, meta.unk_id, meta.pad_id]
-            .into_iter()
-            .filter_map(|id| meta.token(id)),
-    ) {
+    for content in flavor
+        .class_default_specials()
+        .iter()
+        .copied()
+        .chain([meta.bos_id, meta.eos_id, meta.unk_id, meta.pad_id].into_iter().filter_map(|id| meta.token(id)))
+    {
         if tok.token_to_id(content).is_some() {
             named.push(special(content));
         }
@@ -607,28 +527,17 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
             .iter()
             .zip(types)
             .filter(|(t, &ty)| ty == TOKEN_TYPE_USER_DEFINED && tok.token_to_id(t).is_some())
-            .map(|(t, _)| {
-                AddedToken::from(t.clone(), false)
-                    .normalized(false)
-                    .special(false)
-            })
+            .map(|(t, _)| AddedToken::from(t.clone(), false).normalized(false).special(false))
             .collect();
         tok.add_tokens(user).map_err(tk_err)?;
     }
 
     if let Some(regex) = split {
-        let split = Split::new(
-            SplitPattern::Regex(regex.to_string()),
-            SplitDelimiterBehavior::Isolated,
-            false,
-        )
-        .map_err(tk_err)?;
-        tok.with_pre_tokenizer(Some(PreTokenizerWrapper::Sequence(
-            PreTokenizerSequence::new(vec![
-                split.into(),
-                ByteLevel::new(false, true, false).into(),
-            ]),
-        )));
+        let split = Split::new(SplitPattern::Regex(regex.to_string()), SplitDelimiterBehavior::Isolated, false).map_err(tk_err)?;
+        tok.with_pre_tokenizer(Some(PreTokenizerWrapper::Sequence(PreTokenizerSequence::new(vec![
+            split.into(),
+            ByteLevel::new(false, true, false).into(),
+        ]))));
     }
 
     // bos/eos as transformers' `update_post_processor` sets them.
@@ -640,32 +549,19 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
         Flavor::ByteLevel => meta.add_bos.unwrap_or(false),
     } && bos.is_some();
     let add_eos = meta.add_eos.unwrap_or(false) && eos.is_some();
-    let post = template(
-        &tok,
-        if add_bos { bos } else { None },
-        if add_eos { eos } else { None },
-    )?;
+    let post = template(&tok, if add_bos { bos } else { None }, if add_eos { eos } else { None })?;
     tok.with_post_processor(Some(post));
 
-    Ok(Built {
-        inner: tok,
-        add_bos,
-    })
+    Ok(Built { inner: tok, add_bos })
 }
 
-type Components = (
-    Option<NormalizerWrapper>,
-    Option<PreTokenizerWrapper>,
-    DecoderWrapper,
-);
+type Components = (Option<NormalizerWrapper>, Option<PreTokenizerWrapper>, DecoderWrapper);
 
 /// Normalizer, pre-tokenizer and decoder of the transformers class for `flavor`.
 fn components(flavor: Flavor) -> Result<Components, TokenizerError> {
     let sp_decoder = |strip: bool| {
         let mut seq: Vec<DecoderWrapper> = vec![
-            tokenizers::decoders::DecoderWrapper::Replace(
-                Replace::new("\u{2581}", " ").map_err(tk_err)?,
-            ),
+            tokenizers::decoders::DecoderWrapper::Replace(Replace::new("\u{2581}", " ").map_err(tk_err)?),
             ByteFallback::new().into(),
             Fuse::new().into(),
         ];
@@ -675,16 +571,8 @@ fn components(flavor: Flavor) -> Result<Components, TokenizerError> {
         Ok::<_, TokenizerError>(DecoderWrapper::Sequence(DecoderSequence::new(seq)))
     };
     Ok(match flavor {
-        Flavor::ByteLevel => (
-            None,
-            Some(ByteLevel::new(false, true, true).into()),
-            ByteLevel::default().into(),
-        ),
-        Flavor::Llama => (
-            None,
-            Some(Metaspace::new('\u{2581}', PrependScheme::First, false).into()),
-            sp_decoder(true)?,
-        ),
+        Flavor::ByteLevel => (None, Some(ByteLevel::new(false, true, true).into()), ByteLevel::default().into()),
+        Flavor::Llama => (None, Some(Metaspace::new('\u{2581}', PrependScheme::First, false).into()), sp_decoder(true)?),
         Flavor::Phi3 => (
             Some(NormalizerWrapper::Sequence(NormalizerSequence::new(vec![
                 Prepend::new("\u{2581}".to_string()).into(),
@@ -695,22 +583,14 @@ fn components(flavor: Flavor) -> Result<Components, TokenizerError> {
         ),
         Flavor::Gemma | Flavor::Gemma4 => (
             Some(Replace::new(" ", "\u{2581}").map_err(tk_err)?.into()),
-            Some(
-                Split::new(" ", SplitDelimiterBehavior::MergedWithPrevious, false)
-                    .map_err(tk_err)?
-                    .into(),
-            ),
+            Some(Split::new(" ", SplitDelimiterBehavior::MergedWithPrevious, false).map_err(tk_err)?.into()),
             sp_decoder(false)?,
         ),
     })
 }
 
 /// transformers' `TemplateProcessing`: `[bos:0] $A:0 [eos:0]`, pair `... [bos:1] $B:1 [eos:1]`.
-fn template(
-    tok: &tokenizers::Tokenizer,
-    bos: Option<&str>,
-    eos: Option<&str>,
-) -> Result<PostProcessorWrapper, TokenizerError> {
+fn template(tok: &tokenizers::Tokenizer, bos: Option<&str>, eos: Option<&str>) -> Result<PostProcessorWrapper, TokenizerError> {
     use serde_json::json;
     let special = |t: &str, type_id: u32| json!({"SpecialToken": {"id": t, "type_id": type_id}});
     let seq = |s: &str, type_id: u32| json!({"Sequence": {"id": s, "type_id": type_id}});
@@ -730,9 +610,7 @@ fn template(
         }
     }
     for t in [bos, eos].into_iter().flatten() {
-        let id = tok
-            .token_to_id(t)
-            .ok_or_else(|| TokenizerError::Tokenizers(format!("special token {t:?} has no id")))?;
+        let id = tok.token_to_id(t).ok_or_else(|| TokenizerError::Tokenizers(format!("special token {t:?} has no id")))?;
         specials.insert(t.to_string(), json!({"id": t, "ids": [id], "tokens": [t]}));
     }
     let value = json!({
@@ -754,10 +632,7 @@ mod tests {
     fn content(entries: Vec<(&str, Value)>) -> Content {
         Content {
             magic: VersionedMagic::GgufV3,
-            metadata: entries
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
+            metadata: entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
             tensor_infos: HashMap::new(),
             tensor_data_offset: 0,
         }
@@ -782,14 +657,8 @@ mod tests {
             (KEY_MODEL, Value::String("llama".into())),
             (KEY_PRE, Value::String("default".into())),
             (KEY_TOKENS, strs(&tokens)),
-            (
-                KEY_SCORES,
-                Value::Array((0..n).map(|i| Value::F32(-(i as f32))).collect()),
-            ),
-            (
-                KEY_TOKEN_TYPE,
-                Value::Array(types.into_iter().map(Value::I32).collect()),
-            ),
+            (KEY_SCORES, Value::Array((0..n).map(|i| Value::F32(-(i as f32))).collect())),
+            (KEY_TOKEN_TYPE, Value::Array(types.into_iter().map(Value::I32).collect())),
             (KEY_BOS, Value::U32(2)),
             (KEY_EOS, Value::U32(1)),
             (KEY_UNK, Value::U32(3)),
@@ -814,28 +683,11 @@ mod tests {
         // Expected from transformers' generate_merges on the same input:
         // vocab = {a:0, b:1, ab:2, ba:3, aba:4, abab:5}, scores = {t: -i}.
         let toks = ["a", "b", "ab", "ba", "aba", "abab"];
-        let vocab: HashMap<&str, u32> = toks
-            .iter()
-            .enumerate()
-            .map(|(i, t)| (*t, i as u32))
-            .collect();
+        let vocab: HashMap<&str, u32> = toks.iter().enumerate().map(|(i, t)| (*t, i as u32)).collect();
         let scored = dict_order(toks.iter().enumerate().map(|(i, t)| (*t, -(i as f64))));
         let merges = generate_merges(&vocab, &scored);
-        let got: Vec<(&str, &str)> = merges
-            .iter()
-            .map(|(l, r)| (l.as_str(), r.as_str()))
-            .collect();
-        assert_eq!(
-            got,
-            vec![
-                ("a", "b"),
-                ("b", "a"),
-                ("ab", "a"),
-                ("a", "ba"),
-                ("aba", "b"),
-                ("ab", "ab"),
-            ]
-        );
+        let got: Vec<(&str, &str)> = merges.iter().map(|(l, r)| (l.as_str(), r.as_str())).collect();
+        assert_eq!(got, vec![("a", "b"), ("b", "a"), ("ab", "a"), ("a", "ba"), ("aba", "b"), ("ab", "ab"),]);
     }
 
     #[test]
@@ -867,26 +719,11 @@ mod tests {
         let (ids, offs) = tok.encode_with_offsets("ab ab", true).unwrap();
         assert_eq!(ids.len(), offs.len());
         assert_eq!(offs, vec![(0, 0), (0, 2), (2, 5)]);
-        assert_eq!(
-            tok.decode(&tok.encode("ab ab", true).unwrap()).unwrap(),
-            "ab ab"
-        );
+        assert_eq!(tok.decode(&tok.encode("ab ab", true).unwrap()).unwrap(), "ab ab");
     }
 
     fn byte_level(pre: &str) -> Content {
-        let tokens = [
-            "<|endoftext|>",
-            "h",
-            "i",
-            "Ġ",
-            "Ġx",
-            "hi",
-            "Ġhi",
-            "Ċ",
-            "1",
-            "2",
-            "12",
-        ];
+        let tokens = ["<|endoftext|>", "h", "i", "Ġ", "Ġx", "hi", "Ġhi", "Ċ", "1", "2", "12"];
         content(vec![
             (KEY_ARCH, Value::String("llama".into())),
             (KEY_MODEL, Value::String("gpt2".into())),
@@ -894,11 +731,7 @@ mod tests {
             (KEY_TOKENS, strs(&tokens)),
             (
                 KEY_TOKEN_TYPE,
-                Value::Array(
-                    std::iter::once(Value::I32(3))
-                        .chain(std::iter::repeat_n(Value::I32(1), tokens.len() - 1))
-                        .collect(),
-                ),
+                Value::Array(std::iter::once(Value::I32(3)).chain(std::iter::repeat_n(Value::I32(1), tokens.len() - 1)).collect()),
             ),
             (KEY_MERGES, strs(&["h i", "Ġ hi", "1 2"])),
             (KEY_BOS, Value::U32(0)),
@@ -931,16 +764,11 @@ mod tests {
 
     #[test]
     fn unsupported_model_and_missing_keys() {
-        let err = Tokenizer::from_gguf(&content(vec![(KEY_MODEL, Value::String("t5".into()))]))
-            .unwrap_err();
-        assert!(
-            matches!(&err, TokenizerError::UnsupportedModel { model } if model == "t5"),
-            "{err}"
-        );
+        let err = Tokenizer::from_gguf(&content(vec![(KEY_MODEL, Value::String("t5".into()))])).unwrap_err();
+        assert!(matches!(&err, TokenizerError::UnsupportedModel { model } if model == "t5"), "{err}");
         let err = Tokenizer::from_gguf(&content(vec![])).unwrap_err();
         assert!(err.to_string().contains(KEY_MODEL), "{err}");
-        let err = Tokenizer::from_gguf(&content(vec![(KEY_MODEL, Value::String("llama".into()))]))
-            .unwrap_err();
+        let err = Tokenizer::from_gguf(&content(vec![(KEY_MODEL, Value::String("llama".into()))])).unwrap_err();
         assert!(err.to_string().contains(KEY_TOKENS), "{err}");
         let mut c = byte_level("gpt-2");
         c.metadata.insert(KEY_BOS.into(), Value::String("x".into()));
@@ -964,10 +792,7 @@ mod tests {
         let ab = tok.piece_to_id("ab").unwrap();
         assert_eq!(tok.encode("ab", true).unwrap(), vec![2, ab]);
         assert_eq!(tok.encode("ab", false).unwrap(), vec![ab]);
-        assert_eq!(
-            tok.encode_with_offsets("ab", true).unwrap().1,
-            vec![(0, 0), (0, 2)]
-        );
+        assert_eq!(tok.encode_with_offsets("ab", true).unwrap().1, vec![(0, 0), (0, 2)]);
         // ... and one whose post-processor adds nothing (byte-level).
         let bl = Tokenizer::from_gguf(&byte_level("gpt-2")).unwrap();
         let path = dir.join("bl.json");
@@ -976,10 +801,7 @@ mod tests {
         assert!(!tok.add_bos_default());
         assert_eq!(tok.encode("hi", false).unwrap(), vec![5]);
         assert_eq!(tok.encode("hi", true).unwrap(), vec![0, 5]);
-        assert_eq!(
-            tok.encode_with_offsets("hi", true).unwrap().1,
-            vec![(0, 0), (0, 2)]
-        );
+        assert_eq!(tok.encode_with_offsets("hi", true).unwrap().1, vec![(0, 0), (0, 2)]);
         // No bos id: add_bos has nothing to add.
         let tok = Tokenizer::from_hf_file(&path, None, None, true).unwrap();
         assert!(!tok.add_bos_default());
@@ -991,9 +813,6 @@ mod tests {
     fn hf_file_errors_name_the_path() {
         let path = Path::new("/nonexistent/tokenizer.json");
         let err = Tokenizer::from_hf_file(path, None, None, false).unwrap_err();
-        assert!(
-            err.to_string().contains("/nonexistent/tokenizer.json"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("/nonexistent/tokenizer.json"), "{err}");
     }
 }

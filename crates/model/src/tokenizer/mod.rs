@@ -137,33 +137,16 @@ impl Tokenizer {
     pub fn from_gguf(content: &Content) -> Result<Tokenizer, TokenizerError> {
         let meta = GgufTokenizerMeta::read(content)?;
         let built = build_from_meta(&meta)?;
-        Ok(Tokenizer {
-            inner: built.inner,
-            bos_id: meta.bos_id,
-            eos_id: meta.eos_id,
-            add_bos: built.add_bos,
-            post_adds_bos: built.add_bos,
-        })
+        Ok(Tokenizer { inner: built.inner, bos_id: meta.bos_id, eos_id: meta.eos_id, add_bos: built.add_bos, post_adds_bos: built.add_bos })
     }
 
     /// From an HF `tokenizer.json`; bos/eos ids and whether to prepend bos are supplied by the
     /// caller (model config). If the file's post-processor already prepends bos, it is not added
     /// twice.
-    pub fn from_hf_file(
-        path: &Path,
-        bos_id: Option<u32>,
-        eos_id: Option<u32>,
-        add_bos: bool,
-    ) -> Result<Tokenizer, TokenizerError> {
-        let json = std::fs::read_to_string(path).map_err(|source| TokenizerError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let inner =
-            tokenizers::Tokenizer::from_str(&json).map_err(|e| TokenizerError::BadFile {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+    pub fn from_hf_file(path: &Path, bos_id: Option<u32>, eos_id: Option<u32>, add_bos: bool) -> Result<Tokenizer, TokenizerError> {
+        let json = std::fs::read_to_string(path).map_err(|source| TokenizerError::Io { path: path.to_path_buf(), source })?;
+        let inner = tokenizers::Tokenizer::from_str(&json)
+            .map_err(|e| TokenizerError::BadFile { path: path.to_path_buf(), message: e.to_string() })?;
         let post_adds_bos = match bos_id {
             Some(bos) => {
                 // Probe: does encoding with special tokens put bos in front of what encoding
@@ -176,13 +159,7 @@ impl Tokenizer {
             }
             None => false,
         };
-        Ok(Tokenizer {
-            inner,
-            bos_id,
-            eos_id,
-            add_bos: add_bos && bos_id.is_some(),
-            post_adds_bos,
-        })
+        Ok(Tokenizer { inner, bos_id, eos_id, add_bos: add_bos && bos_id.is_some(), post_adds_bos })
     }
 
     /// Token ids for `text`; prepends bos when `add_bos` says so (never twice when the underlying
@@ -196,11 +173,7 @@ impl Tokenizer {
     /// Like [`Tokenizer::encode`], with the UTF-8 byte offsets `(start, end)` of each token in `text`
     /// (bos gets `(0, 0)`). Byte-fallback pieces of one character all get that character's span.
     #[allow(clippy::type_complexity)] // the signature the callers were promised
-    pub fn encode_with_offsets(
-        &self,
-        text: &str,
-        add_bos: bool,
-    ) -> Result<(Vec<u32>, Vec<(usize, usize)>), TokenizerError> {
+    pub fn encode_with_offsets(&self, text: &str, add_bos: bool) -> Result<(Vec<u32>, Vec<(usize, usize)>), TokenizerError> {
         let enc = self.inner.encode(text, true).map_err(tk_err)?;
         let mut ids = enc.get_ids().to_vec();
         let mut offsets = enc.get_offsets().to_vec();
@@ -267,7 +240,12 @@ impl Tokenizer {
     /// decoding keeps the spacing the tokenizer gives a continuation (a SentencePiece
     /// decoder strips the leading space of a sequence's first token, so decoding
     /// `generated` alone can lose it).
-    pub fn continuation(&self, prompt: &str, prompt_ids: &[u32], generated: &[u32]) -> Result<(String, Vec<(usize, usize)>), TokenizerError> {
+    pub fn continuation(
+        &self,
+        prompt: &str,
+        prompt_ids: &[u32],
+        generated: &[u32],
+    ) -> Result<(String, Vec<(usize, usize)>), TokenizerError> {
         let floor = |s: &str, i: usize| {
             let mut i = i.min(s.len());
             while !s.is_char_boundary(i) {

@@ -75,7 +75,11 @@ pub(crate) fn load(dir: &Path, rel: Option<&ReleaseCtx>) -> Result<Parts> {
     if cfg.architecture == Architecture::JumpRelu {
         // A scalar threshold (BatchTopK) is broadcast to every feature.
         let e = st.take("threshold")?;
-        let tensor = if e.tensor.rank() == 0 { (e.tensor.ones_like()?.broadcast_as(cfg.d_sae)?.contiguous()? * StateDict::scalar(&e)?)? } else { e.tensor.clone() };
+        let tensor = if e.tensor.rank() == 0 {
+            (e.tensor.ones_like()?.broadcast_as(cfg.d_sae)?.contiguous()? * StateDict::scalar(&e)?)?
+        } else {
+            e.tensor.clone()
+        };
         sd.insert("threshold", Entry { tensor, ..e });
     }
     Ok(Parts { cfg, tensors: sd, log_sparsity: None, format: Format::DictionaryLearning, dir: dir.into(), fold: None })

@@ -38,16 +38,8 @@ pub(crate) const REPOS: [(&str, &str, Site, usize); 8] = [
 ];
 
 /// `width_*` → d_sae.
-const WIDTHS: [(&str, usize); 8] = [
-    ("4k", 4096),
-    ("16k", 16384),
-    ("32k", 32768),
-    ("65k", 65536),
-    ("131k", 131072),
-    ("262k", 262144),
-    ("524k", 524288),
-    ("1m", 1048576),
-];
+const WIDTHS: [(&str, usize); 8] =
+    [("4k", 4096), ("16k", 16384), ("32k", 32768), ("65k", 65536), ("131k", 131072), ("262k", 262144), ("524k", 524288), ("1m", 1048576)];
 
 /// The config of one SAE of the release layout.
 #[derive(Debug, Clone, PartialEq)]
@@ -116,10 +108,13 @@ pub(crate) fn load(dir: &Path, rel: Option<&ReleaseCtx>) -> Result<Parts> {
     let path = dir.join("params.npz");
     let raw = Stored::npz(&path)?;
     // SAELens renames every `w_*` key to `W_*`.
-    let mut st = Stored::new(&path, raw.into_tensors().map(|(k, t)| match k.strip_prefix("w_") {
-        Some(rest) => (format!("W_{rest}"), t),
-        None => (k, t),
-    }));
+    let mut st = Stored::new(
+        &path,
+        raw.into_tensors().map(|(k, t)| match k.strip_prefix("w_") {
+            Some(rest) => (format!("W_{rest}"), t),
+            None => (k, t),
+        }),
+    );
     st.drop_unit_scaling_factor()?;
     let (repo, folder) = match rel {
         Some(r) => (r.repo.clone(), r.folder.clone()),

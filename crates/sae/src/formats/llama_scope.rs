@@ -60,8 +60,8 @@ pub(crate) fn load_v1(dir: &Path, rel: Option<&ReleaseCtx>) -> Result<Parts> {
     let mut sd = StateDict::new(&path);
     linear_weights(&mut st, &mut sd)?;
     // torch.ones(d_sae) * threshold: the Python float times an f32 tensor.
-    let threshold = (candle_core::Tensor::ones(d_sae, candle_core::DType::F32, &candle_core::Device::Cpu)?
-        * f64::from(jump_relu_threshold as f32))?;
+    let threshold =
+        (candle_core::Tensor::ones(d_sae, candle_core::DType::F32, &candle_core::Device::Cpu)? * f64::from(jump_relu_threshold as f32))?;
     sd.insert("threshold", Entry { tensor: threshold, file: hp_path, name: "jump_relu_threshold".into(), transposed: false });
     let fold = Some(rel.and_then(|r| r.norm_scaling_factor).unwrap_or(norm_scaling_factor));
     Ok(Parts { cfg, tensors: sd, log_sparsity: None, format: Format::LlamaScope, dir: dir.into(), fold })

@@ -190,9 +190,7 @@ impl StateDict {
             Architecture::Standard | Architecture::TopK => need.push(("b_enc", vec![s])),
             Architecture::JumpRelu => need.extend([("b_enc", vec![s]), ("threshold", vec![s])]),
             Architecture::Gated => need.extend([("b_gate", vec![s]), ("b_mag", vec![s]), ("r_mag", vec![s])]),
-            Architecture::BatchTopK | Architecture::MatryoshkaBatchTopK => {
-                need.extend([("b_enc", vec![s]), ("topk_threshold", vec![])])
-            }
+            Architecture::BatchTopK | Architecture::MatryoshkaBatchTopK => need.extend([("b_enc", vec![s]), ("topk_threshold", vec![])]),
         }
         for (name, shape) in need {
             let e = self.map.get(name).ok_or_else(|| Error::MissingTensor {
@@ -322,8 +320,7 @@ impl Stored {
             if v.iter().any(|x| (x - 1.0).abs() > 1e-5 + 1e-8) {
                 return Err(Error::Unsupported {
                     path: self.path.clone(),
-                    what: "a `scaling_factor` other than all ones (finetuning_scaling_factor, which SAELens 6.x cannot run either)"
-                        .into(),
+                    what: "a `scaling_factor` other than all ones (finetuning_scaling_factor, which SAELens 6.x cannot run either)".into(),
                 });
             }
         }

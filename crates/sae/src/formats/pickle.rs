@@ -177,8 +177,30 @@ fn scan(data: &[u8]) -> std::result::Result<(), Finding> {
             b'M' => c.take(2).map(|_| None)?,
             b'G' => c.take(8).map(|_| None)?,
             // No argument.
-            b'N' | b']' | b'a' | b'e' | b'l' | b')' | b't' | b'}' | b'd' | b's' | b'u' | b'0' | b'2' | b'1' | b'(' | b'R'
-            | b'b' | b'o' | b'Q' | 0x81 | 0x85..=0x89 | 0x8f..=0x92 | 0x97 | 0x98 => None,
+            b'N'
+            | b']'
+            | b'a'
+            | b'e'
+            | b'l'
+            | b')'
+            | b't'
+            | b'}'
+            | b'd'
+            | b's'
+            | b'u'
+            | b'0'
+            | b'2'
+            | b'1'
+            | b'('
+            | b'R'
+            | b'b'
+            | b'o'
+            | b'Q'
+            | 0x81
+            | 0x85..=0x89
+            | 0x8f..=0x92
+            | 0x97
+            | 0x98 => None,
             other => return Err(Finding::Corrupt(format!("unknown opcode 0x{other:02x} at byte {}", c.pos - 1))),
         };
         recent.push(pushed);

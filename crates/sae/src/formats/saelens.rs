@@ -38,11 +38,7 @@ pub(crate) fn load(dir: &Path, rel: Option<&ReleaseCtx>) -> Result<Parts> {
         sd.insert("threshold", threshold);
     }
     if let Some(extra) = st.rest().next() {
-        return Err(Error::UnexpectedTensor {
-            path: weights,
-            tensor: extra.clone(),
-            architecture: cfg.architecture.as_str().to_string(),
-        });
+        return Err(Error::UnexpectedTensor { path: weights, tensor: extra.clone(), architecture: cfg.architecture.as_str().to_string() });
     }
     let sparsity_path = dir.join("sparsity.safetensors");
     let log_sparsity = if sparsity_path.is_file() { Some(Stored::safetensors(&sparsity_path)?.take("sparsity")?) } else { None };

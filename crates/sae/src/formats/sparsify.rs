@@ -65,12 +65,21 @@ pub(crate) fn load(dir: &Path, rel: Option<&ReleaseCtx>) -> Result<Parts> {
     let w_dec = if st.contains("W_dec") {
         let e = st.take("W_dec")?;
         let dims = e.tensor.dims().to_vec();
-        if dims == [d_in, d_sae] && d_in != d_sae { e.t()? } else { e }
+        if dims == [d_in, d_sae] && d_in != d_sae {
+            e.t()?
+        } else {
+            e
+        }
     } else {
         st.take("decoder.weight")?.t()?
     };
     let zeros = |n: usize, name: &str| -> Result<Entry> {
-        Ok(Entry { tensor: Tensor::zeros(n, DType::F32, &candle_core::Device::Cpu)?, file: path.clone(), name: name.into(), transposed: false })
+        Ok(Entry {
+            tensor: Tensor::zeros(n, DType::F32, &candle_core::Device::Cpu)?,
+            file: path.clone(),
+            name: name.into(),
+            transposed: false,
+        })
     };
     let b_enc = match st.take_opt("b_enc")? {
         Some(e) => e,

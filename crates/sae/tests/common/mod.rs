@@ -53,7 +53,9 @@ fn copy_dir(from: &Path, to: &Path) {
 pub fn hf_cache() -> &'static Path {
     static CACHE: OnceLock<PathBuf> = OnceLock::new();
     CACHE.get_or_init(|| {
-        let exe = std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().split('-').next().unwrap_or("").to_string()));
+        let exe = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().split('-').next().unwrap_or("").to_string()));
         let dir = scratch_root().join(format!("hf-cache-{}", exe.unwrap_or_default()));
         let _ = std::fs::remove_dir_all(&dir);
         let c = cases();
