@@ -28,19 +28,9 @@ fn as_mat<'a>(data: &'a [f32], l: &Layout) -> candle_core::Result<faer::MatRef<'
     let s = &data[l.start_offset()..];
     let (rs, cs) = (l.stride()[0], l.stride()[1]);
     if cs == 1 && rs >= cols.max(1) {
-        Ok(faer::MatRef::from_row_major_slice_with_stride(
-            &s[..(rows.max(1) - 1) * rs + cols],
-            rows,
-            cols,
-            rs,
-        ))
+        Ok(faer::MatRef::from_row_major_slice_with_stride(&s[..(rows.max(1) - 1) * rs + cols], rows, cols, rs))
     } else if rs == 1 && cs >= rows.max(1) {
-        Ok(faer::MatRef::from_column_major_slice_with_stride(
-            &s[..(cols.max(1) - 1) * cs + rows],
-            rows,
-            cols,
-            cs,
-        ))
+        Ok(faer::MatRef::from_column_major_slice_with_stride(&s[..(cols.max(1) - 1) * cs + rows], rows, cols, cs))
     } else {
         candle_core::bail!("matmul operand is neither row- nor column-major: {l:?}")
     }
@@ -53,13 +43,7 @@ impl CustomOp2 for Matmul {
         "faer-matmul"
     }
 
-    fn cpu_fwd(
-        &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-    ) -> candle_core::Result<(CpuStorage, Shape)> {
+    fn cpu_fwd(&self, s1: &CpuStorage, l1: &Layout, s2: &CpuStorage, l2: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let a = as_mat(s1.as_slice::<f32>()?, l1)?;
         let b = as_mat(s2.as_slice::<f32>()?, l2)?;
         let (m, k) = (a.nrows(), a.ncols());
@@ -70,11 +54,7 @@ impl CustomOp2 for Matmul {
         let mut out = vec![0f32; m * n];
         let c = faer::MatMut::from_row_major_slice_mut(&mut out, m, n);
         // Small products (decoding one token) are not worth waking the thread pool.
-        let par = if m * n * k < 1 << 18 {
-            faer::Par::Seq
-        } else {
-            faer::Par::rayon(0)
-        };
+        let par = if m * n * k < 1 << 18 { faer::Par::Seq } else { faer::Par::rayon(0) };
         faer::linalg::matmul::matmul(c, faer::Accum::Replace, a, b, 1.0f32, par);
         Ok((CpuStorage::F32(out), Shape::from((m, n))))
     }
@@ -131,13 +111,11 @@ impl CustomOp1 for GeluTanh {
         let Some((start, end)) = l.contiguous_offsets() else { candle_core::bail!("gelu_tanh needs a contiguous input") };
         let x = &s.as_slice::<f32>()?[start..end];
         let mut out = vec![0f32; x.len()];
-        out.par_chunks_mut(4096)
-            .zip(x.par_chunks(4096))
-            .for_each(|(o, x)| {
-                for (o, &v) in o.iter_mut().zip(x) {
-                    *o = 0.5 * v * (1.0 + fast_tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
-                }
-            });
+        out.par_chunks_mut(4096).zip(x.par_chunks(4096)).for_each(|(o, x)| {
+            for (o, &v) in o.iter_mut().zip(x) {
+                *o = 0.5 * v * (1.0 + fast_tanh(SQRT_2_OVER_PI * (v + 0.044715 * v * v * v)));
+            }
+        });
         Ok((CpuStorage::F32(out), l.shape().clone()))
     }
 }
@@ -153,16 +131,7 @@ mod tests {
     use candle_core::Device;
 
     fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
+        (a - b).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap()
     }
 
     #[test]
@@ -178,12 +147,7 @@ mod tests {
         // A row slice (offset, stride > cols) of a wider matrix.
         let wide = Tensor::randn(0f32, 1., (37, 40), &Device::Cpu).unwrap();
         let part = wide.narrow(1, 5, 19).unwrap();
-        assert!(
-            max_diff(
-                &matmul(&part, &b).unwrap(),
-                &part.contiguous().unwrap().matmul(&b).unwrap()
-            ) < 1e-4
-        );
+        assert!(max_diff(&matmul(&part, &b).unwrap(), &part.contiguous().unwrap().matmul(&b).unwrap()) < 1e-4);
     }
 
     #[test]

@@ -22,10 +22,7 @@ use saex_model::ops::{ids_tensor, KvCache};
 use saex_model::{generate::argmax, Dtype, LoadOptions, Model, Stop};
 
 fn arg(args: &[String], name: &str, default: &str) -> String {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-        .unwrap_or_else(|| default.to_string())
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1).cloned()).unwrap_or_else(|| default.to_string())
 }
 
 fn main() {
@@ -45,48 +42,26 @@ fn main() {
         "" => {
             let n: usize = arg(&args, "--prompt", "128").parse().unwrap();
             let mut rng = rand::rngs::StdRng::seed_from_u64(0);
-            (0..n)
-                .map(|_| rng.random_range(0..model.dims().d_vocab as u32))
-                .collect()
+            (0..n).map(|_| rng.random_range(0..model.dims().d_vocab as u32)).collect()
         }
         f => serde_json::from_str(&std::fs::read_to_string(f).unwrap()).unwrap(),
     };
-    let stop = Stop {
-        blocks: model.dims().n_layers,
-        logits: true,
-    };
+    let stop = Stop { blocks: model.dims().n_layers, logits: true };
     let (mut prefill, mut decode) = (Vec::new(), Vec::new());
     let mut out = Vec::new();
     for _ in 0..repeat {
         let mut cache = KvCache::new();
         let mut cap = Capture::default();
         let t = Instant::now();
-        let logits = model
-            .forward_last(
-                &ids_tensor(std::slice::from_ref(&ids)).unwrap(),
-                0,
-                Some(&mut cache),
-                &mut cap,
-                stop,
-            )
-            .unwrap()
-            .unwrap();
+        let logits =
+            model.forward_last(&ids_tensor(std::slice::from_ref(&ids)).unwrap(), 0, Some(&mut cache), &mut cap, stop).unwrap().unwrap();
         let mut next = argmax(&logits.flatten_all().unwrap().to_vec1::<f32>().unwrap());
         prefill.push(t.elapsed().as_secs_f64());
         out = vec![next];
         let t = Instant::now();
         for _ in 1..new {
             let start = cache.len();
-            let logits = model
-                .forward_last(
-                    &ids_tensor(&[vec![next]]).unwrap(),
-                    start,
-                    Some(&mut cache),
-                    &mut cap,
-                    stop,
-                )
-                .unwrap()
-                .unwrap();
+            let logits = model.forward_last(&ids_tensor(&[vec![next]]).unwrap(), start, Some(&mut cache), &mut cap, stop).unwrap().unwrap();
             next = argmax(&logits.flatten_all().unwrap().to_vec1::<f32>().unwrap());
             out.push(next);
         }

@@ -59,29 +59,21 @@ fn main() {
         eprintln!("usage: throughput --model M [--hook H] [--tokens N] [--batch B] [--repeat R]");
         std::process::exit(2);
     }
-    let hook: Hook = arg(&args, "--hook", "blocks.6.hook_resid_pre")
-        .parse()
-        .unwrap();
+    let hook: Hook = arg(&args, "--hook", "blocks.6.hook_resid_pre").parse().unwrap();
     let tokens: usize = arg(&args, "--tokens", "8192").parse().unwrap();
     let batch: usize = arg(&args, "--batch", "16").parse().unwrap();
     let repeat: usize = arg(&args, "--repeat", "3").parse().unwrap();
     let t = Instant::now();
     // As `saex capture` does: only the blocks up to the hook.
-    let model =
-        Model::load_with(&spec, saex_model::LoadOptions::for_hooks(&[hook], false)).unwrap();
+    let model = Model::load_with(&spec, saex_model::LoadOptions::for_hooks(&[hook], false)).unwrap();
     let load_s = t.elapsed().as_secs_f64();
     let seq: usize = arg(&args, "--seq", "128").parse().unwrap();
     let seq = seq.min(model.dims().n_ctx);
     let n_batches = tokens / (batch * seq);
     let mut rng = rand::rngs::StdRng::seed_from_u64(0);
     let vocab = model.dims().d_vocab as u32;
-    let batches: Vec<Vec<Vec<u32>>> = (0..n_batches)
-        .map(|_| {
-            (0..batch)
-                .map(|_| (0..seq).map(|_| rng.random_range(0..vocab)).collect())
-                .collect()
-        })
-        .collect();
+    let batches: Vec<Vec<Vec<u32>>> =
+        (0..n_batches).map(|_| (0..batch).map(|_| (0..seq).map(|_| rng.random_range(0..vocab)).collect()).collect()).collect();
     let mut times = Vec::new();
     for _ in 0..repeat {
         let t = Instant::now();

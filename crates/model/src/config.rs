@@ -56,18 +56,9 @@ impl Rope {
         match *self {
             Rope::Default { theta } => crate::ops::Rotary::new(theta, dim),
             Rope::Linear { theta, factor } => crate::ops::Rotary::new(theta, dim).scaled(factor),
-            Rope::Llama3 {
-                theta,
-                factor,
-                low_freq_factor,
-                high_freq_factor,
-                original_max,
-            } => crate::ops::Rotary::new(theta, dim).llama3_scaled(
-                factor,
-                low_freq_factor,
-                high_freq_factor,
-                original_max,
-            ),
+            Rope::Llama3 { theta, factor, low_freq_factor, high_freq_factor, original_max } => {
+                crate::ops::Rotary::new(theta, dim).llama3_scaled(factor, low_freq_factor, high_freq_factor, original_max)
+            }
         }
     }
 }
@@ -77,40 +68,24 @@ impl HfConfig {
     /// `text_config`; that part is what saex runs.
     pub fn read(dir: &Path) -> Result<HfConfig> {
         let path = dir.join("config.json");
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
-        let json: Value = serde_json::from_str(&text).map_err(|e| Error::BadFile {
-            path: path.clone(),
-            msg: format!("bad JSON: {e}"),
-        })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
+        let json: Value = serde_json::from_str(&text).map_err(|e| Error::BadFile { path: path.clone(), msg: format!("bad JSON: {e}") })?;
         Ok(HfConfig { path, json })
     }
 
     /// The text model's section of the config (itself, or `text_config`).
     pub fn text(&self) -> &Value {
-        self.json
-            .get("text_config")
-            .filter(|v| v.is_object())
-            .unwrap_or(&self.json)
+        self.json.get("text_config").filter(|v| v.is_object()).unwrap_or(&self.json)
     }
 
     fn err(&self, key: &str, msg: impl Into<String>) -> Error {
-        Error::Config {
-            path: self.path.clone(),
-            key: key.to_string(),
-            msg: msg.into(),
-        }
+        Error::Config { path: self.path.clone(), key: key.to_string(), msg: msg.into() }
     }
 
     /// A required integer.
     pub fn usize(&self, key: &str) -> Result<usize> {
         match self.text().get(key) {
-            Some(v) => v
-                .as_u64()
-                .map(|x| x as usize)
-                .ok_or_else(|| self.err(key, format!("expected an integer, got {v}"))),
+            Some(v) => v.as_u64().map(|x| x as usize).ok_or_else(|| self.err(key, format!("expected an integer, got {v}"))),
             None => Err(self.err(key, "missing")),
         }
     }
@@ -126,9 +101,7 @@ impl HfConfig {
     /// A required number.
     pub fn f64(&self, key: &str) -> Result<f64> {
         match self.text().get(key) {
-            Some(v) => v
-                .as_f64()
-                .ok_or_else(|| self.err(key, format!("expected a number, got {v}"))),
+            Some(v) => v.as_f64().ok_or_else(|| self.err(key, format!("expected a number, got {v}"))),
             None => Err(self.err(key, "missing")),
         }
     }
@@ -165,19 +138,9 @@ impl HfConfig {
         let Some(v) = self.text().get("layer_types").filter(|v| !v.is_null()) else {
             return Ok(None);
         };
-        let list: Vec<String> = v
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|x| x.as_str().map(str::to_string))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let list: Vec<String> = v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default();
         if list.len() != n_layers {
-            return Err(self.err(
-                "layer_types",
-                format!("expected {n_layers} strings, got {v}"),
-            ));
+            return Err(self.err("layer_types", format!("expected {n_layers} strings, got {v}")));
         }
         Ok(Some(list))
     }
@@ -196,17 +159,11 @@ impl HfConfig {
             }
         }
         let theta_key = match layer_type {
-            Some("sliding_attention") if t.get("rope_local_base_freq").is_some() => {
-                "rope_local_base_freq"
-            }
+            Some("sliding_attention") if t.get("rope_local_base_freq").is_some() => "rope_local_base_freq",
             _ => "rope_theta",
         };
         let theta = self.f64(theta_key)?;
-        let scaling = if theta_key == "rope_theta" {
-            t.get("rope_scaling").filter(|v| !v.is_null())
-        } else {
-            None
-        };
+        let scaling = if theta_key == "rope_theta" { t.get("rope_scaling").filter(|v| !v.is_null()) } else { None };
         match scaling {
             None => Ok(Rope::Default { theta }),
             Some(s) => {
@@ -218,23 +175,12 @@ impl HfConfig {
     }
 
     fn rope_from(&self, s: &Value, key: &str) -> Result<Rope> {
-        let num = |k: &str| {
-            s.get(k)
-                .and_then(Value::as_f64)
-                .ok_or_else(|| self.err(key, format!("missing number `{k}` in {s}")))
-        };
+        let num = |k: &str| s.get(k).and_then(Value::as_f64).ok_or_else(|| self.err(key, format!("missing number `{k}` in {s}")));
         let theta = num("rope_theta")?;
-        let kind = s
-            .get("rope_type")
-            .or_else(|| s.get("type"))
-            .and_then(Value::as_str)
-            .unwrap_or("default");
+        let kind = s.get("rope_type").or_else(|| s.get("type")).and_then(Value::as_str).unwrap_or("default");
         match kind {
             "default" => Ok(Rope::Default { theta }),
-            "linear" => Ok(Rope::Linear {
-                theta,
-                factor: num("factor")?,
-            }),
+            "linear" => Ok(Rope::Linear { theta, factor: num("factor")? }),
             "llama3" => Ok(Rope::Llama3 {
                 theta,
                 factor: num("factor")?,
@@ -242,10 +188,7 @@ impl HfConfig {
                 high_freq_factor: num("high_freq_factor")?,
                 original_max: num("original_max_position_embeddings")?,
             }),
-            other => Err(self.err(
-                key,
-                format!("unsupported rope_type `{other}` (supported: default, linear, llama3)"),
-            )),
+            other => Err(self.err(key, format!("unsupported rope_type `{other}` (supported: default, linear, llama3)"))),
         }
     }
 }

@@ -12,9 +12,7 @@ use saex_hooks::{Capture, Hook};
 
 use crate::config::{HfConfig, LayerKind, Rope};
 use crate::error::{Error, Result};
-use crate::ops::{
-    self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary,
-};
+use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary};
 use crate::weights::{GgufFile, Weights};
 use crate::{check_stop, Dims, LoadOptions, Stop};
 
@@ -63,15 +61,7 @@ pub struct Config {
 /// sliding/full starting with sliding; Gemma 3 has a full layer every 6th (5, 11, 17...).
 fn default_layer_types(model_type: &str, n: usize) -> Vec<LayerKind> {
     let period = if model_type == "gemma2" { 2 } else { 6 };
-    (0..n)
-        .map(|i| {
-            if (i + 1) % period == 0 {
-                LayerKind::Full
-            } else {
-                LayerKind::Sliding
-            }
-        })
-        .collect()
+    (0..n).map(|i| if (i + 1) % period == 0 { LayerKind::Full } else { LayerKind::Sliding }).collect()
 }
 
 impl Config {
@@ -79,20 +69,9 @@ impl Config {
     pub fn from_hf(c: &HfConfig, model_type: &str) -> Result<Config> {
         let n = c.usize("num_hidden_layers")?;
         let layer_types = match c.layer_types(n)? {
-            Some(list) => list
-                .iter()
-                .map(|s| LayerKind::parse(s, &c.path))
-                .collect::<Result<_>>()?,
+            Some(list) => list.iter().map(|s| LayerKind::parse(s, &c.path)).collect::<Result<_>>()?,
             None => match c.usize_opt("sliding_window_pattern")? {
-                Some(p) => (0..n)
-                    .map(|i| {
-                        if (i + 1) % p == 0 {
-                            LayerKind::Full
-                        } else {
-                            LayerKind::Sliding
-                        }
-                    })
-                    .collect(),
+                Some(p) => (0..n).map(|i| if (i + 1) % p == 0 { LayerKind::Full } else { LayerKind::Sliding }).collect(),
                 None => default_layer_types(model_type, n),
             },
         };
@@ -128,9 +107,7 @@ impl Config {
         let n = g.meta_usize(&k("block_count"))?;
         let n_heads = g.meta_usize(&k("attention.head_count"))?;
         let hidden = g.meta_usize(&k("embedding_length"))?;
-        let head_dim = g
-            .meta_usize(&k("attention.key_length"))
-            .unwrap_or(hidden / n_heads);
+        let head_dim = g.meta_usize(&k("attention.key_length")).unwrap_or(hidden / n_heads);
         let vocab = g.rows_of("token_embd.weight")?;
         let theta = g.meta_f64(&k("rope.freq_base")).unwrap_or(10_000.0);
         let softcap = |key: &str| g.meta_f64(&k(key)).ok();
@@ -141,30 +118,18 @@ impl Config {
             intermediate_size: g.meta_usize(&k("feed_forward_length"))?,
             num_hidden_layers: n,
             num_attention_heads: n_heads,
-            num_key_value_heads: g
-                .meta_usize(&k("attention.head_count_kv"))
-                .unwrap_or(n_heads),
+            num_key_value_heads: g.meta_usize(&k("attention.head_count_kv")).unwrap_or(n_heads),
             head_dim,
             rms_norm_eps: g.meta_f64(&k("attention.layer_norm_rms_epsilon"))?,
             vocab_size: vocab,
             max_position_embeddings: g.meta_usize(&k("context_length"))?,
             query_pre_attn_scalar: head_dim as f64,
             sliding_window: g.meta_usize(&k("attention.sliding_window"))?,
-            attn_logit_softcapping: if gemma3 {
-                None
-            } else {
-                softcap("attn_logit_softcapping")
-            },
-            final_logit_softcapping: if gemma3 {
-                None
-            } else {
-                softcap("final_logit_softcapping")
-            },
+            attn_logit_softcapping: if gemma3 { None } else { softcap("attn_logit_softcapping") },
+            final_logit_softcapping: if gemma3 { None } else { softcap("final_logit_softcapping") },
             layer_types: default_layer_types(arch, n),
             rope_full: Rope::Default { theta },
-            rope_sliding: Rope::Default {
-                theta: if gemma3 { 10_000.0 } else { theta },
-            },
+            rope_sliding: Rope::Default { theta: if gemma3 { 10_000.0 } else { theta } },
             qk_norm: gemma3,
         })
     }
@@ -238,24 +203,15 @@ impl Attention {
         let p = format!("model.layers.{l}.self_attn");
         let (d, hd) = (cfg.hidden_size, cfg.head_dim);
         let (nh, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
-        let norm =
-            |name: &str| RmsNorm::load(w, &format!("{p}.{name}"), hd, cfg.rms_norm_eps, plus_one);
+        let norm = |name: &str| RmsNorm::load(w, &format!("{p}.{name}"), hd, cfg.rms_norm_eps, plus_one);
         Ok(Attention {
             layer: l,
             q_proj: Linear::load(w, &format!("{p}.q_proj"), d, nh * hd, false)?,
             k_proj: Linear::load(w, &format!("{p}.k_proj"), d, nkv * hd, false)?,
             v_proj: Linear::load(w, &format!("{p}.v_proj"), d, nkv * hd, false)?,
             o_proj: Linear::load(w, &format!("{p}.o_proj"), nh * hd, d, false)?,
-            q_norm: if cfg.qk_norm {
-                Some(norm("q_norm")?)
-            } else {
-                None
-            },
-            k_norm: if cfg.qk_norm {
-                Some(norm("k_norm")?)
-            } else {
-                None
-            },
+            q_norm: if cfg.qk_norm { Some(norm("q_norm")?) } else { None },
+            k_norm: if cfg.qk_norm { Some(norm("k_norm")?) } else { None },
             n_heads: nh,
             n_kv: nkv,
             head_dim: hd,
@@ -265,13 +221,7 @@ impl Attention {
     }
 
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
-    fn forward(
-        &self,
-        x: &Tensor,
-        pos: &Positions,
-        cache: Option<&mut KvCache>,
-        cap: &mut Capture,
-    ) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, pos: &Positions, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
         let mut q = split_heads(&self.q_proj.forward(x)?, self.n_heads, self.head_dim)?; // [batch, head, pos, d_head]
         let mut k = split_heads(&self.k_proj.forward(x)?, self.n_kv, self.head_dim)?;
@@ -288,8 +238,7 @@ impl Attention {
         };
         let z = attention(&q, &k, &v, &pos.mask, self.scale, self.softcap)?; // [batch, pos, head, d_head]
         let z = cap.hook(Hook::AttnZ(self.layer), z)?;
-        self.o_proj
-            .forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
+        self.o_proj.forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
     }
 }
 
@@ -333,15 +282,7 @@ struct Block {
 
 impl Block {
     fn load(cfg: &Config, w: &Weights, l: usize, plus_one: bool) -> Result<Block> {
-        let norm = |name: &str| {
-            RmsNorm::load(
-                w,
-                &format!("model.layers.{l}.{name}"),
-                cfg.hidden_size,
-                cfg.rms_norm_eps,
-                plus_one,
-            )
-        };
+        let norm = |name: &str| RmsNorm::load(w, &format!("model.layers.{l}.{name}"), cfg.hidden_size, cfg.rms_norm_eps, plus_one);
         Ok(Block {
             layer: l,
             kind: cfg.layer_types[l],
@@ -355,13 +296,7 @@ impl Block {
     }
 
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
-    fn forward(
-        &self,
-        resid_pre: &Tensor,
-        pos: &Positions,
-        cache: Option<&mut KvCache>,
-        cap: &mut Capture,
-    ) -> Result<Tensor> {
+    fn forward(&self, resid_pre: &Tensor, pos: &Positions, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
         let l = self.layer;
         let resid_pre = &cap.hook(Hook::ResidPre(l), resid_pre.clone())?;
         let x = self.input_layernorm.forward(resid_pre)?;
@@ -371,9 +306,7 @@ impl Block {
         let resid_mid = (resid_pre + attn_out)?;
         let resid_mid = cap.hook(Hook::ResidMid(l), resid_mid)?;
         let x = self.pre_feedforward_layernorm.forward(&resid_mid)?;
-        let mlp_out = self
-            .post_feedforward_layernorm
-            .forward(&self.mlp.forward(&x, cap)?)?;
+        let mlp_out = self.post_feedforward_layernorm.forward(&self.mlp.forward(&x, cap)?)?;
         let mlp_out = cap.hook(Hook::MlpOut(l), mlp_out)?;
         let resid_post = (resid_mid + mlp_out)?;
         let resid_post = cap.hook(Hook::ResidPost(l), resid_post)?;
@@ -455,19 +388,11 @@ impl Model {
         let embed = cap.hook(Hook::Embed, embed)?;
         let full = {
             let (cos, sin) = self.rotary_full.cos_sin(start, t)?;
-            Positions {
-                cos,
-                sin,
-                mask: attention_mask(start, t, None)?,
-            }
+            Positions { cos, sin, mask: attention_mask(start, t, None)? }
         };
         let sliding = {
             let (cos, sin) = self.rotary_sliding.cos_sin(start, t)?;
-            Positions {
-                cos,
-                sin,
-                mask: attention_mask(start, t, Some(self.cfg.sliding_window))?,
-            }
+            Positions { cos, sin, mask: attention_mask(start, t, Some(self.cfg.sliding_window))? }
         };
         let mut x = embed;
         for block in self.blocks.iter().take(stop.blocks) {
@@ -486,10 +411,7 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        let head = self
-            .lm_head
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
+        let head = self.lm_head.as_ref().ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
         let logits = ops::unembed(head, &self.norm.forward(&x)?, last_only)?;
         let logits = ops::softcap(&logits, self.cfg.final_logit_softcapping)?;
         Ok(Some(logits))

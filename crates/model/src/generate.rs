@@ -24,27 +24,17 @@ pub struct Sampling {
 
 impl Default for Sampling {
     fn default() -> Self {
-        Sampling {
-            temperature: 0.0,
-            top_p: 1.0,
-            seed: 42,
-        }
+        Sampling { temperature: 0.0, top_p: 1.0, seed: 42 }
     }
 }
 
 impl Sampling {
     fn check(&self) -> Result<()> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
-            return Err(Error::Invalid(format!(
-                "temperature must be >= 0, got {}",
-                self.temperature
-            )));
+            return Err(Error::Invalid(format!("temperature must be >= 0, got {}", self.temperature)));
         }
         if !(self.top_p > 0.0 && self.top_p <= 1.0) {
-            return Err(Error::Invalid(format!(
-                "top_p must be in (0, 1], got {}",
-                self.top_p
-            )));
+            return Err(Error::Invalid(format!("top_p must be in (0, 1], got {}", self.top_p)));
         }
         Ok(())
     }
@@ -102,23 +92,15 @@ pub fn generate(
 ) -> Result<Vec<u32>> {
     s.check()?;
     if prompt.is_empty() {
-        return Err(Error::Invalid(
-            "cannot generate from an empty prompt".into(),
-        ));
+        return Err(Error::Invalid("cannot generate from an empty prompt".into()));
     }
     let d = model.dims();
     if prompt.len() + max_new > d.n_ctx {
-        return Err(Error::TooLong {
-            got: prompt.len() + max_new,
-            max: d.n_ctx,
-        });
+        return Err(Error::TooLong { got: prompt.len() + max_new, max: d.n_ctx });
     }
     let mut rng = rand::rngs::StdRng::seed_from_u64(s.seed);
     let mut cache = KvCache::new();
-    let stop = Stop {
-        blocks: d.n_layers,
-        logits: true,
-    };
+    let stop = Stop { blocks: d.n_layers, logits: true };
     let eos = model.tokenizer.eos_id();
     let mut out = Vec::with_capacity(max_new);
     let mut cap = Capture::default();
@@ -156,11 +138,7 @@ mod tests {
     fn top_p_keeps_only_the_nucleus() {
         // probs ∝ exp(logit): [0.665, 0.245, 0.090] for logits [2, 1, 0]; top_p 0.5 keeps
         // only token 0, so every seed must pick it.
-        let s = Sampling {
-            temperature: 1.0,
-            top_p: 0.5,
-            seed: 0,
-        };
+        let s = Sampling { temperature: 1.0, top_p: 0.5, seed: 0 };
         for seed in 0..20 {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
             assert_eq!(sample(&[2.0, 1.0, 0.0], &s, &mut rng), 0);
@@ -169,17 +147,11 @@ mod tests {
 
     #[test]
     fn same_seed_same_draws() {
-        let s = Sampling {
-            temperature: 1.0,
-            top_p: 1.0,
-            seed: 7,
-        };
+        let s = Sampling { temperature: 1.0, top_p: 1.0, seed: 7 };
         let logits = [0.1f32, 0.2, 0.3, 0.0, -0.5];
         let draw = |seed| {
             let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
-            (0..32)
-                .map(|_| sample(&logits, &s, &mut rng))
-                .collect::<Vec<_>>()
+            (0..32).map(|_| sample(&logits, &s, &mut rng)).collect::<Vec<_>>()
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));

@@ -71,8 +71,7 @@ pub fn ggml_type_name(id: u32) -> String {
 }
 
 /// The types saex reads, for messages.
-pub const READABLE: &str =
-    "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K";
+pub const READABLE: &str = "F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, Q8_K";
 
 /// candle's type for `id` (the types candle can dequantize: the `--dtype f32` fallback).
 pub fn candle_type(id: u32) -> Option<GgmlDType> {
@@ -121,38 +120,24 @@ impl<'a> Cursor<'a> {
             }
             None => Err(Error::BadFile {
                 path: self.path.to_path_buf(),
-                msg: format!(
-                    "truncated GGUF header: the file ends at byte {} while reading {what}",
-                    self.b.len()
-                ),
+                msg: format!("truncated GGUF header: the file ends at byte {} while reading {what}", self.b.len()),
             }),
         }
     }
     fn u32(&mut self, what: &str) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(4, what)?.try_into().unwrap_or_default(),
-        ))
+        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or_default()))
     }
     fn u64(&mut self, what: &str) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(8, what)?.try_into().unwrap_or_default(),
-        ))
+        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or_default()))
     }
     fn len(&mut self, v1: bool, what: &str) -> Result<usize> {
-        let n = if v1 {
-            self.u32(what)? as u64
-        } else {
-            self.u64(what)?
-        };
+        let n = if v1 { self.u32(what)? as u64 } else { self.u64(what)? };
         // A count larger than the file cannot be honest; refusing it early avoids a huge
         // allocation on a corrupt header.
         if n > self.b.len() as u64 {
             return Err(Error::BadFile {
                 path: self.path.to_path_buf(),
-                msg: format!(
-                    "corrupt GGUF header: {what} is {n}, more than the file's {} bytes",
-                    self.b.len()
-                ),
+                msg: format!("corrupt GGUF header: {what} is {n}, more than the file's {} bytes", self.b.len()),
             });
         }
         Ok(n as usize)
@@ -188,9 +173,7 @@ impl<'a> Cursor<'a> {
             other => {
                 return Err(Error::BadFile {
                     path: self.path.to_path_buf(),
-                    msg: format!(
-                        "corrupt GGUF header: metadata `{key}` has unknown value type {other}"
-                    ),
+                    msg: format!("corrupt GGUF header: metadata `{key}` has unknown value type {other}"),
                 })
             }
         })
@@ -214,33 +197,20 @@ pub struct GgufFile {
 impl GgufFile {
     /// Map `path` and parse its header.
     pub fn open(path: &Path) -> Result<GgufFile> {
-        let file = std::fs::File::open(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         // SAFETY: a read-only private mapping of a checkpoint, the way every GGUF and
         // safetensors reader avoids copying gigabytes. saex never writes to a model file
         // while it is open; a file truncated under us by another process is the one case
         // this cannot guard against (reads past the new end fault), as for any mmap reader.
         #[allow(unsafe_code)]
-        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
         let map: Bytes = Arc::new(map);
         let b: &[u8] = (*map).as_ref();
         let mut c = Cursor { b, at: 0, path };
-        let bad = |msg: String| Error::BadFile {
-            path: path.to_path_buf(),
-            msg,
-        };
-        let magic = c
-            .take(4, "the magic number")
-            .map_err(|_| bad("not a GGUF file: shorter than 4 bytes".into()))?;
+        let bad = |msg: String| Error::BadFile { path: path.to_path_buf(), msg };
+        let magic = c.take(4, "the magic number").map_err(|_| bad("not a GGUF file: shorter than 4 bytes".into()))?;
         if magic != b"GGUF" {
-            return Err(bad(format!(
-                "not a GGUF file: it starts with {magic:02x?}, not `GGUF`"
-            )));
+            return Err(bad(format!("not a GGUF file: it starts with {magic:02x?}, not `GGUF`")));
         }
         let version = c.u32("the version")?;
         let magic = match version {
@@ -264,17 +234,11 @@ impl GgufFile {
             let name = c.string(v1, "a tensor name")?;
             let n_dims = c.u32(&name)? as usize;
             if n_dims > 4 {
-                return Err(bad(format!(
-                    "corrupt GGUF header: tensor `{name}` has {n_dims} dims"
-                )));
+                return Err(bad(format!("corrupt GGUF header: tensor `{name}` has {n_dims} dims")));
             }
             let mut dims = Vec::with_capacity(n_dims);
             for _ in 0..n_dims {
-                dims.push(if v1 {
-                    c.u32(&name)? as usize
-                } else {
-                    c.u64(&name)? as usize
-                });
+                dims.push(if v1 { c.u32(&name)? as usize } else { c.u64(&name)? as usize });
             }
             dims.reverse(); // ggml lists the innermost dim first
             let ggml_type = c.u32(&name)?;
@@ -293,38 +257,14 @@ impl GgufFile {
             if let Some(t) = candle_type(ggml_type) {
                 tensor_infos.insert(
                     name.clone(),
-                    TensorInfo {
-                        ggml_dtype: t,
-                        shape: candle_core::Shape::from(shape.clone()),
-                        offset: offset as u64,
-                    },
+                    TensorInfo { ggml_dtype: t, shape: candle_core::Shape::from(shape.clone()), offset: offset as u64 },
                 );
             }
             let len = data_len(ggml_type, elems);
-            tensors.insert(
-                name,
-                GgufTensor {
-                    ggml_type,
-                    shape,
-                    start: data_start + offset,
-                    len,
-                },
-            );
+            tensors.insert(name, GgufTensor { ggml_type, shape, start: data_start + offset, len });
         }
-        let content = Content {
-            magic,
-            metadata,
-            tensor_infos,
-            tensor_data_offset: data_start as u64,
-        };
-        Ok(GgufFile {
-            path: path.to_path_buf(),
-            content,
-            tensors,
-            file_len: b.len(),
-            map,
-            names: None,
-        })
+        let content = Content { magic, metadata, tensor_infos, tensor_data_offset: data_start as u64 };
+        Ok(GgufFile { path: path.to_path_buf(), content, tensors, file_len: b.len(), map, names: None })
     }
 
     /// The mapped file.
@@ -335,22 +275,10 @@ impl GgufFile {
     /// Refuses a file that cannot hold a whole model: the pieces of a split GGUF, and a file
     /// shorter than its tensor directory says (truncated, or the first of a byte-split set).
     pub fn check_complete(&self) -> Result<()> {
-        let bad = |msg: String| Error::BadFile {
-            path: self.path.clone(),
-            msg,
-        };
-        let count = self
-            .content
-            .metadata
-            .get("split.count")
-            .and_then(|v| v.to_u16().ok().map(u32::from).or(v.to_u32().ok()));
+        let bad = |msg: String| Error::BadFile { path: self.path.clone(), msg };
+        let count = self.content.metadata.get("split.count").and_then(|v| v.to_u16().ok().map(u32::from).or(v.to_u32().ok()));
         if let Some(n) = count.filter(|&n| n > 1) {
-            let no = self
-                .content
-                .metadata
-                .get("split.no")
-                .and_then(|v| v.to_u16().ok())
-                .unwrap_or(0);
+            let no = self.content.metadata.get("split.no").and_then(|v| v.to_u16().ok()).unwrap_or(0);
             return Err(bad(format!(
                 "this is part {} of a GGUF split into {n} files (gguf-split); merge them first with \
                  `llama-gguf-split --merge {} OUT.gguf`",

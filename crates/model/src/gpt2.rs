@@ -6,9 +6,7 @@ use saex_hooks::{Capture, Hook};
 
 use crate::config::HfConfig;
 use crate::error::{Error, Result};
-use crate::ops::{
-    self, attention, attention_mask, split_heads, Embedding, KvCache, LayerNorm, Linear,
-};
+use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, LayerNorm, Linear};
 use crate::weights::Weights;
 use crate::{check_stop, Dims, LoadOptions, Stop};
 
@@ -45,11 +43,7 @@ impl Config {
         }
         for flag in ["scale_attn_by_inverse_layer_idx", "reorder_and_upcast_attn"] {
             if c.bool_opt(flag) == Some(true) {
-                return Err(Error::Config {
-                    path: c.path.clone(),
-                    key: flag.into(),
-                    msg: "true is not supported".into(),
-                });
+                return Err(Error::Config { path: c.path.clone(), key: flag.into(), msg: "true is not supported".into() });
             }
         }
         Ok(Config {
@@ -96,13 +90,7 @@ struct Attention {
 }
 
 impl Attention {
-    fn forward(
-        &self,
-        x: &Tensor,
-        mask: &Tensor,
-        cache: Option<&mut KvCache>,
-        cap: &mut Capture,
-    ) -> Result<Tensor> {
+    fn forward(&self, x: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
         let (b, t, d) = x.dims3()?;
         let qkv = self.c_attn.forward(x)?; // [batch, pos, 3*d_model]
         let q = split_heads(&qkv.narrow(2, 0, d)?, self.n_head, self.d_head)?; // [batch, head, pos, d_head]
@@ -165,18 +153,10 @@ impl Block {
     }
 
     /// `[batch, pos, d_model]` → `[batch, pos, d_model]`
-    fn forward(
-        &self,
-        resid_pre: &Tensor,
-        mask: &Tensor,
-        cache: Option<&mut KvCache>,
-        cap: &mut Capture,
-    ) -> Result<Tensor> {
+    fn forward(&self, resid_pre: &Tensor, mask: &Tensor, cache: Option<&mut KvCache>, cap: &mut Capture) -> Result<Tensor> {
         let l = self.layer;
         let resid_pre = &cap.hook(Hook::ResidPre(l), resid_pre.clone())?;
-        let attn_out = self
-            .attn
-            .forward(&self.ln_1.forward(resid_pre)?, mask, cache, cap)?;
+        let attn_out = self.attn.forward(&self.ln_1.forward(resid_pre)?, mask, cache, cap)?;
         let attn_out = cap.hook(Hook::AttnOut(l), attn_out)?;
         let resid_mid = (resid_pre + attn_out)?;
         let resid_mid = cap.hook(Hook::ResidMid(l), resid_mid)?;
@@ -202,25 +182,14 @@ impl Model {
     /// Load the weights. `GPT2LMHeadModel` checkpoints prefix names with `transformer.`;
     /// `GPT2Model` ones (the original release) do not.
     pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
-        let prefix = if w.contains("transformer.wte.weight") {
-            "transformer."
-        } else {
-            ""
-        };
+        let prefix = if w.contains("transformer.wte.weight") { "transformer." } else { "" };
         let d = cfg.n_embd;
         let wte = w.embedding(&format!("{prefix}wte.weight"), &[cfg.vocab_size, d])?;
         let wpe = w.get(&format!("{prefix}wpe.weight"), &[cfg.n_positions, d])?;
         let blocks = (0..opts.blocks_of(cfg.n_layer)).map(|l| Block::load(&cfg, w, prefix, l)).collect::<Result<Vec<_>>>()?;
         let ln_f = LayerNorm::load(w, &format!("{prefix}ln_f"), d, cfg.layer_norm_epsilon)?;
         let head = ops::load_head(w, opts, &wte, "lm_head.weight", [cfg.vocab_size, d], true)?;
-        Ok(Model {
-            cfg,
-            wte,
-            wpe,
-            blocks,
-            ln_f,
-            head,
-        })
+        Ok(Model { cfg, wte, wpe, blocks, ln_f, head })
     }
 
     /// The config.
@@ -255,12 +224,7 @@ impl Model {
         let (b, t) = ids.dims2()?;
         let embed = self.wte.lookup(ids)?; // [batch, pos, d_model]
         let embed = cap.hook(Hook::Embed, embed)?;
-        let pos_embed = self
-            .wpe
-            .narrow(0, start, t)?
-            .unsqueeze(0)?
-            .broadcast_as((b, t, self.cfg.n_embd))?
-            .contiguous()?;
+        let pos_embed = self.wpe.narrow(0, start, t)?.unsqueeze(0)?.broadcast_as((b, t, self.cfg.n_embd))?.contiguous()?;
         let pos_embed = cap.hook(Hook::PosEmbed, pos_embed)?;
         let mask = attention_mask(start, t, None)?;
         let mut x = (embed + pos_embed)?;
@@ -276,14 +240,7 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        let head = self
-            .head
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
-        Ok(Some(ops::unembed(
-            head,
-            &self.ln_f.forward(&x)?,
-            last_only,
-        )?))
+        let head = self.head.as_ref().ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
+        Ok(Some(ops::unembed(head, &self.ln_f.forward(&x)?, last_only)?))
     }
 }

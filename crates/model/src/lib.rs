@@ -97,9 +97,7 @@ impl std::str::FromStr for Dtype {
         match s {
             "stored" | "auto" | "quantized" => Ok(Dtype::Stored),
             "f32" | "float32" => Ok(Dtype::F32),
-            other => Err(Error::Invalid(format!(
-                "unknown dtype `{other}` (expected `stored` or `f32`)"
-            ))),
+            other => Err(Error::Invalid(format!("unknown dtype `{other}` (expected `stored` or `f32`)"))),
         }
     }
 }
@@ -134,32 +132,16 @@ impl Default for LoadOptions {
 impl LoadOptions {
     /// Everything: any hook and logits.
     pub fn all() -> LoadOptions {
-        LoadOptions {
-            blocks: None,
-            logits: true,
-            dtype: Dtype::Stored,
-        }
+        LoadOptions { blocks: None, logits: true, dtype: Dtype::Stored }
     }
 
     /// Just what `hooks` (and logits, if asked) need.
     pub fn for_hooks(hooks: &[Hook], logits: bool) -> LoadOptions {
         if logits || hooks.contains(&Hook::LnFinalNormalized) {
-            return LoadOptions {
-                blocks: None,
-                logits,
-                dtype: Dtype::Stored,
-            };
+            return LoadOptions { blocks: None, logits, dtype: Dtype::Stored };
         }
-        let blocks = hooks
-            .iter()
-            .map(|h| h.blocks_needed(usize::MAX))
-            .max()
-            .unwrap_or(0);
-        LoadOptions {
-            blocks: Some(blocks),
-            logits: false,
-            dtype: Dtype::Stored,
-        }
+        let blocks = hooks.iter().map(|h| h.blocks_needed(usize::MAX)).max().unwrap_or(0);
+        LoadOptions { blocks: Some(blocks), logits: false, dtype: Dtype::Stored }
     }
 
     /// The same options with matrices kept in `dtype` (`--dtype f32`).
@@ -183,9 +165,7 @@ pub(crate) fn check_stop(stop: Stop, loaded_blocks: usize, has_unembed: bool) ->
         return Err(Error::Invalid(format!("this model was loaded with only {loaded_blocks} blocks; the pass needs {}", stop.blocks)));
     }
     if stop.logits && !has_unembed {
-        return Err(Error::Invalid(
-            "this model was loaded without its unembedding; logits need it".into(),
-        ));
+        return Err(Error::Invalid("this model was loaded without its unembedding; logits need it".into()));
     }
     Ok(())
 }
@@ -260,19 +240,12 @@ impl Model {
             if l >= d.n_layers {
                 return Err(Error::BadHook {
                     hook,
-                    why: format!(
-                        "layer {l} is out of range: the model has {} layers (0..={})",
-                        d.n_layers,
-                        d.n_layers - 1
-                    ),
+                    why: format!("layer {l} is out of range: the model has {} layers (0..={})", d.n_layers, d.n_layers - 1),
                 });
             }
         }
         if hook == Hook::PosEmbed && !d.has_pos_embed {
-            return Err(Error::BadHook {
-                hook,
-                why: format!("{} has no learned position embedding", self.info.arch),
-            });
+            return Err(Error::BadHook { hook, why: format!("{} has no learned position embedding", self.info.arch) });
         }
         Ok(())
     }
@@ -330,13 +303,7 @@ impl Model {
 
     /// [`Model::run`] with `edits` applied at their hooks (each sees the padded batch
     /// `[batch, pos, ...]`): steering, splicing an SAE reconstruction, ablation.
-    pub fn run_edited(
-        &self,
-        seqs: &[Vec<u32>],
-        hooks: &[Hook],
-        logits: bool,
-        edits: &[(Hook, Edit)],
-    ) -> Result<Vec<Activations>> {
+    pub fn run_edited(&self, seqs: &[Vec<u32>], hooks: &[Hook], logits: bool, edits: &[(Hook, Edit)]) -> Result<Vec<Activations>> {
         let d = self.dims();
         for (h, _) in edits {
             self.check_hook(*h)?;
@@ -352,17 +319,11 @@ impl Model {
             return Err(Error::Invalid("cannot run an empty token sequence".into()));
         }
         if max_len > d.n_ctx {
-            return Err(Error::TooLong {
-                got: max_len,
-                max: d.n_ctx,
-            });
+            return Err(Error::TooLong { got: max_len, max: d.n_ctx });
         }
         for s in seqs {
             if let Some(&bad) = s.iter().find(|&&t| t as usize >= d.d_vocab) {
-                return Err(Error::Invalid(format!(
-                    "token id {bad} is out of range for a vocabulary of {}",
-                    d.d_vocab
-                )));
+                return Err(Error::Invalid(format!("token id {bad} is out of range for a vocabulary of {}", d.d_vocab)));
             }
         }
         let padded: Vec<Vec<u32>> = seqs
@@ -378,30 +339,18 @@ impl Model {
         for (h, e) in edits {
             cap = cap.with_edit(*h, e.clone());
         }
-        let blocks = if logits {
-            d.n_layers
-        } else {
-            cap.blocks_needed().min(d.n_layers)
-        };
-        let blocks = if hooks.contains(&Hook::LnFinalNormalized) {
-            d.n_layers
-        } else {
-            blocks
-        };
+        let blocks = if logits { d.n_layers } else { cap.blocks_needed().min(d.n_layers) };
+        let blocks = if hooks.contains(&Hook::LnFinalNormalized) { d.n_layers } else { blocks };
         let out = self.forward(&ids, 0, None, &mut cap, Stop { blocks, logits })?;
         let values = cap.into_values();
         seqs.iter()
             .enumerate()
             .map(|(i, s)| {
                 let n = s.len();
-                let row =
-                    |t: &Tensor| -> Result<Tensor> { Ok(t.get(i)?.narrow(0, 0, n)?.contiguous()?) };
+                let row = |t: &Tensor| -> Result<Tensor> { Ok(t.get(i)?.narrow(0, 0, n)?.contiguous()?) };
                 Ok(Activations {
                     tokens: s.clone(),
-                    hooks: values
-                        .iter()
-                        .map(|(h, t)| Ok((*h, row(t)?)))
-                        .collect::<Result<_>>()?,
+                    hooks: values.iter().map(|(h, t)| Ok((*h, row(t)?))).collect::<Result<_>>()?,
                     logits: out.as_ref().map(row).transpose()?,
                 })
             })
@@ -410,12 +359,7 @@ impl Model {
 
     /// Generate up to `max_new` tokens after `prompt` with a KV cache; stops early at the
     /// end-of-sequence token. Returns only the new tokens.
-    pub fn generate(
-        &self,
-        prompt: &[u32],
-        max_new: usize,
-        sampling: &Sampling,
-    ) -> Result<Vec<u32>> {
+    pub fn generate(&self, prompt: &[u32], max_new: usize, sampling: &Sampling) -> Result<Vec<u32>> {
         generate::generate(self, prompt, max_new, sampling, &[], None)
     }
 
@@ -433,13 +377,7 @@ impl Model {
     }
 
     /// [`Model::generate`] with `edits` applied at every step (e.g. SAE steering).
-    pub fn generate_edited(
-        &self,
-        prompt: &[u32],
-        max_new: usize,
-        sampling: &Sampling,
-        edits: &[(Hook, Edit)],
-    ) -> Result<Vec<u32>> {
+    pub fn generate_edited(&self, prompt: &[u32], max_new: usize, sampling: &Sampling, edits: &[(Hook, Edit)]) -> Result<Vec<u32>> {
         generate::generate(self, prompt, max_new, sampling, edits, None)
     }
 }

@@ -9,9 +9,7 @@ use saex_hooks::{Capture, Hook};
 
 use crate::config::{HfConfig, Rope};
 use crate::error::{Error, Result};
-use crate::ops::{
-    self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary,
-};
+use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary};
 use crate::weights::{GgufFile, Mat, Weights};
 use crate::{check_stop, Dims, LoadOptions, Stop};
 
@@ -87,20 +85,14 @@ impl Config {
             intermediate_size: g.meta_usize(&k("feed_forward_length"))?,
             num_hidden_layers: g.meta_usize(&k("block_count"))?,
             num_attention_heads: n_heads,
-            num_key_value_heads: g
-                .meta_usize(&k("attention.head_count_kv"))
-                .unwrap_or(n_heads),
-            head_dim: g
-                .meta_usize(&k("attention.key_length"))
-                .unwrap_or(hidden / n_heads),
+            num_key_value_heads: g.meta_usize(&k("attention.head_count_kv")).unwrap_or(n_heads),
+            head_dim: g.meta_usize(&k("attention.key_length")).unwrap_or(hidden / n_heads),
             rms_norm_eps: g.meta_f64(&k("attention.layer_norm_rms_epsilon"))?,
             vocab_size: vocab,
             max_position_embeddings: g.meta_usize(&k("context_length"))?,
             attention_bias: arch == "qwen2",
             tie_word_embeddings: !g.tensors.contains_key("output.weight"),
-            rope: Rope::Default {
-                theta: g.meta_f64(&k("rope.freq_base"))?,
-            },
+            rope: Rope::Default { theta: g.meta_f64(&k("rope.freq_base"))? },
         })
     }
 
@@ -158,20 +150,13 @@ fn unpermute(w: Mat, n_head: usize) -> Result<Mat> {
         Mat::Dense(w) => {
             let (rows, cols) = w.dims2()?;
             let half = rows / n_head / 2;
-            Mat::Dense(
-                w.reshape((n_head, half, 2, cols))?
-                    .transpose(1, 2)?
-                    .reshape((rows, cols))?,
-            )
+            Mat::Dense(w.reshape((n_head, half, 2, cols))?.transpose(1, 2)?.reshape((rows, cols))?)
         }
         Mat::Stored(q) => {
             // Row (h, j, i) of the result is row (h, i, j) of the stored [n_head, half, 2].
             let half = q.dims().0 / n_head / 2;
-            let perm: Vec<usize> = (0..n_head)
-                .flat_map(|h| {
-                    (0..2).flat_map(move |j| (0..half).map(move |i| (h * half + i) * 2 + j))
-                })
-                .collect();
+            let perm: Vec<usize> =
+                (0..n_head).flat_map(|h| (0..2).flat_map(move |j| (0..half).map(move |i| (h * half + i) * 2 + j))).collect();
             Mat::Stored(q.permute_rows(&perm))
         }
     })
@@ -243,8 +228,7 @@ impl Attention {
         let scale = (self.head_dim as f64).powf(-0.5);
         let z = attention(&q, &k, &v, mask, scale, None)?; // [batch, pos, head, d_head]
         let z = cap.hook(Hook::AttnZ(self.layer), z)?;
-        self.o_proj
-            .forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
+        self.o_proj.forward(&z.reshape((b, t, self.n_heads * self.head_dim))?)
     }
 }
 
@@ -284,15 +268,7 @@ struct Block {
 
 impl Block {
     fn load(cfg: &Config, w: &Weights, l: usize) -> Result<Block> {
-        let norm = |name: &str| {
-            RmsNorm::load(
-                w,
-                &format!("model.layers.{l}.{name}"),
-                cfg.hidden_size,
-                cfg.rms_norm_eps,
-                false,
-            )
-        };
+        let norm = |name: &str| RmsNorm::load(w, &format!("model.layers.{l}.{name}"), cfg.hidden_size, cfg.rms_norm_eps, false);
         Ok(Block {
             layer: l,
             input_layernorm: norm("input_layernorm")?,
@@ -345,22 +321,8 @@ impl Model {
         let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
         let blocks = (0..opts.blocks_of(cfg.num_hidden_layers)).map(|l| Block::load(&cfg, w, l)).collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, false)?;
-        let lm_head = ops::load_head(
-            w,
-            opts,
-            &embed_tokens,
-            "lm_head.weight",
-            [v, d],
-            cfg.tie_word_embeddings,
-        )?;
-        Ok(Model {
-            rotary: cfg.rope.rotary(cfg.head_dim),
-            cfg,
-            embed_tokens,
-            blocks,
-            norm,
-            lm_head,
-        })
+        let lm_head = ops::load_head(w, opts, &embed_tokens, "lm_head.weight", [v, d], cfg.tie_word_embeddings)?;
+        Ok(Model { rotary: cfg.rope.rotary(cfg.head_dim), cfg, embed_tokens, blocks, norm, lm_head })
     }
 
     /// The config.
@@ -410,14 +372,7 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        let head = self
-            .lm_head
-            .as_ref()
-            .ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
-        Ok(Some(ops::unembed(
-            head,
-            &self.norm.forward(&x)?,
-            last_only,
-        )?))
+        let head = self.lm_head.as_ref().ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
+        Ok(Some(ops::unembed(head, &self.norm.forward(&x)?, last_only)?))
     }
 }

@@ -28,47 +28,28 @@ enum LinearWeight {
 
 impl Linear {
     /// Load `{prefix}.weight` `[out, in]` and, if `bias`, `{prefix}.bias`.
-    pub fn load(
-        w: &Weights,
-        prefix: &str,
-        d_in: usize,
-        d_out: usize,
-        bias: bool,
-    ) -> Result<Linear> {
+    pub fn load(w: &Weights, prefix: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
         let weight = w.matrix(&format!("{prefix}.weight"), [d_out, d_in])?;
-        let bias = if bias {
-            Some(w.get(&format!("{prefix}.bias"), &[d_out])?)
-        } else {
-            None
-        };
+        let bias = if bias { Some(w.get(&format!("{prefix}.bias"), &[d_out])?) } else { None };
         Linear::from_mat(weight, bias)
     }
 
     /// From an `[out, in]` weight.
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
-        Ok(Linear {
-            weight: LinearWeight::Dense(weight.t()?.contiguous()?),
-            bias,
-        })
+        Ok(Linear { weight: LinearWeight::Dense(weight.t()?.contiguous()?), bias })
     }
 
     /// From a matrix as [`Weights::matrix`] gives it.
     pub fn from_mat(weight: Mat, bias: Option<Tensor>) -> Result<Linear> {
         match weight {
             Mat::Dense(t) => Linear::new(t, bias),
-            Mat::Stored(q) => Ok(Linear {
-                weight: LinearWeight::Stored(q),
-                bias,
-            }),
+            Mat::Stored(q) => Ok(Linear { weight: LinearWeight::Stored(q), bias }),
         }
     }
 
     /// From an `[in, out]` weight (GPT-2's Conv1D layout).
     pub fn from_in_out(weight_t: Tensor, bias: Option<Tensor>) -> Linear {
-        Linear {
-            weight: LinearWeight::Dense(weight_t),
-            bias,
-        }
+        Linear { weight: LinearWeight::Dense(weight_t), bias }
     }
 
     /// Output width.
@@ -110,19 +91,10 @@ pub struct RmsNorm {
 impl RmsNorm {
     /// Load `{prefix}.weight`. `plus_one`: the checkpoint stores `w` of a `(1 + w)` norm
     /// (Gemma in HF format; Gemma GGUFs already store `1 + w`).
-    pub fn load(
-        w: &Weights,
-        prefix: &str,
-        dim: usize,
-        eps: f64,
-        plus_one: bool,
-    ) -> Result<RmsNorm> {
+    pub fn load(w: &Weights, prefix: &str, dim: usize, eps: f64, plus_one: bool) -> Result<RmsNorm> {
         let weight = w.get(&format!("{prefix}.weight"), &[dim])?;
         let scale = if plus_one { (weight + 1.0)? } else { weight };
-        Ok(RmsNorm {
-            scale,
-            eps: eps as f32,
-        })
+        Ok(RmsNorm { scale, eps: eps as f32 })
     }
 
     /// Normalise over the last dim.
@@ -158,12 +130,7 @@ impl LayerNorm {
     /// Normalise over the last dim.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.contiguous()?;
-        Ok(candle_nn::ops::layer_norm(
-            &x,
-            &self.weight,
-            &self.bias,
-            self.eps,
-        )?)
+        Ok(candle_nn::ops::layer_norm(&x, &self.weight, &self.bias, self.eps)?)
     }
 
     /// `(x - mean) / sqrt(var + eps)` without weight and bias (`ln_final.hook_normalized`).
@@ -204,18 +171,10 @@ impl Rotary {
         for f in &mut self.inv_freq {
             let freq = *f as f64;
             let wavelen = 2.0 * std::f64::consts::PI / freq;
-            let scaled = if wavelen > low_wavelen {
-                freq / factor
-            } else {
-                freq
-            };
+            let scaled = if wavelen > low_wavelen { freq / factor } else { freq };
             let smooth = (original_max / wavelen - low) / (high - low);
             let is_medium = wavelen >= high_wavelen && wavelen <= low_wavelen;
-            let out = if is_medium {
-                (1.0 - smooth) * scaled / factor + smooth * scaled
-            } else {
-                scaled
-            };
+            let out = if is_medium { (1.0 - smooth) * scaled / factor + smooth * scaled } else { scaled };
             *f = out as f32;
         }
         self
@@ -316,19 +275,14 @@ pub fn attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: &Tensor, scale: f64, 
     let probs = candle_nn::ops::softmax_last_dim(&scores)?;
     let probs = probs.reshape((b, n_kv, group * q_len, k_len))?;
     let z = probs.matmul(&v.contiguous()?)?; // [batch, kv_head, group*q_pos, d_head]
-    let z = z
-        .reshape((b, n_head, q_len, d_head))?
-        .transpose(1, 2)?
-        .contiguous()?;
+    let z = z.reshape((b, n_head, q_len, d_head))?.transpose(1, 2)?.contiguous()?;
     Ok(z)
 }
 
 /// `[batch, pos, head*d_head]` → `[batch, head, pos, d_head]`
 pub fn split_heads(x: &Tensor, n_head: usize, d_head: usize) -> Result<Tensor> {
     let (b, pos, _) = x.dims3()?;
-    Ok(x.reshape((b, pos, n_head, d_head))?
-        .transpose(1, 2)?
-        .contiguous()?)
+    Ok(x.reshape((b, pos, n_head, d_head))?.transpose(1, 2)?.contiguous()?)
 }
 
 /// A token-embedding table `[vocab, d_model]`.
@@ -350,10 +304,7 @@ impl Embedding {
     pub fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
         let (b, pos) = ids.dims2()?;
         Ok(match self {
-            Embedding::Dense(t) => {
-                t.index_select(&ids.flatten_all()?, 0)?
-                    .reshape((b, pos, t.dim(1)?))?
-            }
+            Embedding::Dense(t) => t.index_select(&ids.flatten_all()?, 0)?.reshape((b, pos, t.dim(1)?))?,
             Embedding::Stored(q) => {
                 let ids = ids.flatten_all()?.to_vec1::<u32>()?;
                 Tensor::from_vec(q.gather_rows(&ids), (b, pos, q.dims().1), &Device::Cpu)?
@@ -364,13 +315,8 @@ impl Embedding {
     /// The tied unembedding `x Eᵀ`: the same stored table, or (`dtype` f32) a dense copy.
     pub fn unembedding(&self, dtype: crate::Dtype) -> Result<Linear> {
         Ok(match (self, dtype) {
-            (Embedding::Stored(q), crate::Dtype::Stored) => Linear {
-                weight: LinearWeight::Stored(q.clone()),
-                bias: None,
-            },
-            (Embedding::Stored(q), crate::Dtype::F32) => {
-                Linear::from_in_out(q.dequantize()?.t()?, None)
-            }
+            (Embedding::Stored(q), crate::Dtype::Stored) => Linear { weight: LinearWeight::Stored(q.clone()), bias: None },
+            (Embedding::Stored(q), crate::Dtype::F32) => Linear::from_in_out(q.dequantize()?.t()?, None),
             (Embedding::Dense(t), _) => Linear::from_in_out(t.t()?, None),
         })
     }
@@ -390,21 +336,12 @@ pub fn load_head(
 ) -> Result<Option<Linear>> {
     if !tied {
         return if opts.logits {
-            Ok(Some(Linear::load(
-                w,
-                name.trim_end_matches(".weight"),
-                shape[1],
-                shape[0],
-                false,
-            )?))
+            Ok(Some(Linear::load(w, name.trim_end_matches(".weight"), shape[1], shape[0], false)?))
         } else {
             Ok(None)
         };
     }
-    let free = !matches!(
-        (embed, w.dtype()),
-        (Embedding::Stored(_), crate::Dtype::F32)
-    );
+    let free = !matches!((embed, w.dtype()), (Embedding::Stored(_), crate::Dtype::F32));
     if opts.logits || free {
         Ok(Some(embed.unembedding(w.dtype())?))
     } else {
@@ -445,21 +382,9 @@ mod tests {
     #[test]
     fn sliding_mask_hides_far_and_future_keys() {
         // q at positions 2 and 3 of 4, window 2: q2 sees k1,k2; q3 sees k2,k3.
-        let m = attention_mask(2, 2, Some(2))
-            .unwrap()
-            .to_vec2::<f32>()
-            .unwrap();
-        let visible: Vec<Vec<bool>> = m
-            .iter()
-            .map(|r| r.iter().map(|v| *v == 0.0).collect())
-            .collect();
-        assert_eq!(
-            visible,
-            vec![
-                vec![false, true, true, false],
-                vec![false, false, true, true]
-            ]
-        );
+        let m = attention_mask(2, 2, Some(2)).unwrap().to_vec2::<f32>().unwrap();
+        let visible: Vec<Vec<bool>> = m.iter().map(|r| r.iter().map(|v| *v == 0.0).collect()).collect();
+        assert_eq!(visible, vec![vec![false, true, true, false], vec![false, false, true, true]]);
     }
 
     #[test]
@@ -478,14 +403,7 @@ mod tests {
             let vh = v.narrow(1, kv, 1).unwrap();
             let zh = attention(&qh, &kh, &vh, &mask, 0.5, None).unwrap();
             let got = z.narrow(2, h, 1).unwrap();
-            let diff = (got - zh)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = (got - zh).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
             assert!(diff < 1e-6, "head {h}: {diff}");
         }
     }

@@ -59,77 +59,40 @@ impl Safetensors {
         let mut files = Vec::new();
         let mut tensors = HashMap::new();
         for (i, path) in paths.iter().enumerate() {
-            let bad = |msg: String| Error::BadFile {
-                path: path.clone(),
-                msg: format!("not a readable safetensors file: {msg}"),
-            };
-            let file = std::fs::File::open(path).map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let bad = |msg: String| Error::BadFile { path: path.clone(), msg: format!("not a readable safetensors file: {msg}") };
+            let file = std::fs::File::open(path).map_err(|source| Error::Io { path: path.clone(), source })?;
             // SAFETY: a read-only mapping of a checkpoint, as every safetensors reader does;
             // saex never writes to checkpoint files while they are open. A file truncated
             // under us by another process is the one unprotected case.
             #[allow(unsafe_code)]
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(|source| Error::Io { path: path.clone(), source })?;
             let b: &[u8] = &map;
             if b.len() < 8 {
                 return Err(bad("shorter than its 8-byte header length".into()));
             }
             let n = u64::from_le_bytes(b[..8].try_into().unwrap_or_default()) as usize;
-            let header = b.get(8..8usize.saturating_add(n)).ok_or_else(|| {
-                bad(format!(
-                    "header of {n} bytes past the end of the file ({} bytes)",
-                    b.len()
-                ))
-            })?;
-            let json: serde_json::Value =
-                serde_json::from_slice(header).map_err(|e| bad(format!("bad header JSON: {e}")))?;
-            let obj = json
-                .as_object()
-                .ok_or_else(|| bad("header is not a JSON object".into()))?;
+            let header = b
+                .get(8..8usize.saturating_add(n))
+                .ok_or_else(|| bad(format!("header of {n} bytes past the end of the file ({} bytes)", b.len())))?;
+            let json: serde_json::Value = serde_json::from_slice(header).map_err(|e| bad(format!("bad header JSON: {e}")))?;
+            let obj = json.as_object().ok_or_else(|| bad("header is not a JSON object".into()))?;
             for (name, t) in obj {
                 if name == "__metadata__" {
                     continue;
                 }
                 let dtype = t["dtype"].as_str().unwrap_or("?").to_string();
-                let shape: Vec<usize> = t["shape"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_u64())
-                    .map(|v| v as usize)
-                    .collect();
-                let offs: Vec<usize> = t["data_offsets"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(|v| v.as_u64())
-                    .map(|v| v as usize)
-                    .collect();
+                let shape: Vec<usize> =
+                    t["shape"].as_array().into_iter().flatten().filter_map(|v| v.as_u64()).map(|v| v as usize).collect();
+                let offs: Vec<usize> =
+                    t["data_offsets"].as_array().into_iter().flatten().filter_map(|v| v.as_u64()).map(|v| v as usize).collect();
                 let [s, e] = offs[..] else {
                     return Err(bad(format!("tensor `{name}` has no data_offsets")));
                 };
                 let (start, end) = (8 + n + s, 8 + n + e);
                 if end > b.len() || start > end {
-                    return Err(bad(format!(
-                        "tensor `{name}` needs bytes {start}..{end}, the file has {} (truncated?)",
-                        b.len()
-                    )));
+                    return Err(bad(format!("tensor `{name}` needs bytes {start}..{end}, the file has {} (truncated?)", b.len())));
                 }
-                tensors.insert(
-                    name.clone(),
-                    StEntry {
-                        file: i,
-                        dtype,
-                        shape,
-                        start,
-                        end,
-                    },
-                );
+                tensors.insert(name.clone(), StEntry { file: i, dtype, shape, start, end });
             }
             files.push(StFile { map: Arc::new(map) });
         }
@@ -149,10 +112,7 @@ pub struct Weights {
 }
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| Error::Io { path: path.to_path_buf(), source }
 }
 
 impl GgufFile {
@@ -185,17 +145,8 @@ impl GgufFile {
             .map_err(|_| self.bad_meta(key, "a number", v))
     }
 
-    fn bad_meta(
-        &self,
-        key: &str,
-        expected: &str,
-        got: &candle_core::quantized::gguf_file::Value,
-    ) -> Error {
-        Error::Config {
-            path: self.path.clone(),
-            key: key.to_string(),
-            msg: format!("expected {expected}, got {:?}", got.value_type()),
-        }
+    fn bad_meta(&self, key: &str, expected: &str, got: &candle_core::quantized::gguf_file::Value) -> Error {
+        Error::Config { path: self.path.clone(), key: key.to_string(), msg: format!("expected {expected}, got {:?}", got.value_type()) }
     }
 
     /// The first dim of a stored tensor (vocabulary size of `token_embd.weight`).
@@ -203,24 +154,16 @@ impl GgufFile {
         self.tensors
             .get(name)
             .and_then(|t| t.shape.first().copied())
-            .ok_or_else(|| Error::MissingTensor {
-                path: self.path.clone(),
-                name: name.to_string(),
-            })
+            .ok_or_else(|| Error::MissingTensor { path: self.path.clone(), name: name.to_string() })
     }
 
     fn stored_name(&self, hf_name: &str) -> String {
-        self.names
-            .and_then(|f| f(hf_name))
-            .unwrap_or_else(|| hf_name.to_string())
+        self.names.and_then(|f| f(hf_name)).unwrap_or_else(|| hf_name.to_string())
     }
 
     /// The stored bytes of tensor `name` and its type, checked to lie inside the file.
     fn raw(&self, name: &str) -> Result<(u32, &[u8], usize)> {
-        let t = self.tensors.get(name).ok_or_else(|| Error::MissingTensor {
-            path: self.path.clone(),
-            name: name.to_string(),
-        })?;
+        let t = self.tensors.get(name).ok_or_else(|| Error::MissingTensor { path: self.path.clone(), name: name.to_string() })?;
         let Some(len) = t.len else {
             return Err(self.unsupported(name, t.ggml_type));
         };
@@ -228,17 +171,10 @@ impl GgufFile {
         if end > self.file_len {
             return Err(Error::BadFile {
                 path: self.path.clone(),
-                msg: format!(
-                    "truncated GGUF: tensor `{name}` needs bytes {}..{end}, the file has {}",
-                    t.start, self.file_len
-                ),
+                msg: format!("truncated GGUF: tensor `{name}` needs bytes {}..{end}, the file has {}", t.start, self.file_len),
             });
         }
-        Ok((
-            t.ggml_type,
-            &(**self.bytes()).as_ref()[t.start..end],
-            t.start,
-        ))
+        Ok((t.ggml_type, &(**self.bytes()).as_ref()[t.start..end], t.start))
     }
 
     fn unsupported(&self, name: &str, ty: u32) -> Error {
@@ -256,8 +192,7 @@ impl GgufFile {
         let t = if let Some(q) = QType::from_ggml_id(ty) {
             let cols = *shape.last().unwrap_or(&1);
             let rows = shape.iter().product::<usize>() / cols.max(1);
-            let m = QMatrix::new(q, rows, cols, Arc::new(bytes.to_vec()), 0)
-                .map_err(|msg| self.bad_tensor(name, msg))?;
+            let m = QMatrix::new(q, rows, cols, Arc::new(bytes.to_vec()), 0).map_err(|msg| self.bad_tensor(name, msg))?;
             m.dequantize()?.reshape(shape)?
         } else {
             // Types candle reads that have no saex kernel (Q2_K, Q3_K, Q8_1): candle's
@@ -271,10 +206,7 @@ impl GgufFile {
     }
 
     fn bad_tensor(&self, name: &str, msg: String) -> Error {
-        Error::BadFile {
-            path: self.path.clone(),
-            msg: format!("tensor `{name}`: {msg}"),
-        }
+        Error::BadFile { path: self.path.clone(), msg: format!("tensor `{name}`: {msg}") }
     }
 }
 
@@ -288,22 +220,12 @@ impl Weights {
         } else if index.exists() {
             let text = std::fs::read_to_string(&index).map_err(io_err(&index))?;
             let json: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| Error::BadFile {
-                    path: index.clone(),
-                    msg: format!("bad JSON: {e}"),
-                })?;
+                serde_json::from_str(&text).map_err(|e| Error::BadFile { path: index.clone(), msg: format!("bad JSON: {e}") })?;
             let map = json
                 .get("weight_map")
                 .and_then(|m| m.as_object())
-                .ok_or_else(|| Error::BadFile {
-                    path: index.clone(),
-                    msg: "no `weight_map` object".into(),
-                })?;
-            let mut files: Vec<PathBuf> = map
-                .values()
-                .filter_map(|v| v.as_str())
-                .map(|f| dir.join(f))
-                .collect();
+                .ok_or_else(|| Error::BadFile { path: index.clone(), msg: "no `weight_map` object".into() })?;
+            let mut files: Vec<PathBuf> = map.values().filter_map(|v| v.as_str()).map(|f| dir.join(f)).collect();
             files.sort();
             files.dedup();
             (index, files)
@@ -312,17 +234,11 @@ impl Weights {
         };
         for f in &files {
             if !f.exists() {
-                return Err(Error::NotFound(format!(
-                    "{}: missing weights file",
-                    f.display()
-                )));
+                return Err(Error::NotFound(format!("{}: missing weights file", f.display())));
             }
         }
         let st = Safetensors::open(&files)?;
-        Ok(Weights {
-            src: Source::Safetensors { path, st },
-            dtype: Dtype::Stored,
-        })
+        Ok(Weights { src: Source::Safetensors { path, st }, dtype: Dtype::Stored })
     }
 
     /// Open a GGUF file whose tensors are asked for by Hugging Face name through `names`.
@@ -330,10 +246,7 @@ impl Weights {
     pub fn open_gguf(mut gguf: GgufFile, names: GgufNames) -> Result<Weights> {
         gguf.check_complete()?;
         gguf.names = Some(names);
-        Ok(Weights {
-            src: Source::Gguf(gguf),
-            dtype: Dtype::Stored,
-        })
+        Ok(Weights { src: Source::Gguf(gguf), dtype: Dtype::Stored })
     }
 
     /// Keep matrices in `dtype`.
@@ -381,10 +294,7 @@ impl Weights {
             Source::Safetensors { st, .. } => st.tensors.get(name).map(|t| &t.shape[..]),
             Source::Gguf(g) => g.tensors.get(name).map(|t| &t.shape[..]),
         };
-        s.ok_or_else(|| Error::MissingTensor {
-            path: self.path().to_path_buf(),
-            name: name.to_string(),
-        })
+        s.ok_or_else(|| Error::MissingTensor { path: self.path().to_path_buf(), name: name.to_string() })
     }
 
     /// The tensor as dense f32, checked to have `shape`.
@@ -399,22 +309,13 @@ impl Weights {
                     "F16" => DType::F16,
                     "BF16" => DType::BF16,
                     "F64" => DType::F64,
-                    other => {
-                        return Err(Error::UnsupportedDtype {
-                            path: path.clone(),
-                            name,
-                            dtype: other.to_string(),
-                        })
-                    }
+                    other => return Err(Error::UnsupportedDtype { path: path.clone(), name, dtype: other.to_string() }),
                 };
                 let bytes = &(*st.files[t.file].map).as_ref()[t.start..t.end];
-                let t =
-                    Tensor::from_raw_buffer(bytes, dtype, &t.shape, &Device::Cpu).map_err(|e| {
-                        Error::BadFile {
-                            path: path.clone(),
-                            msg: format!("tensor `{name}`: {}", crate::error::first_line(&e)),
-                        }
-                    })?;
+                let t = Tensor::from_raw_buffer(bytes, dtype, &t.shape, &Device::Cpu).map_err(|e| Error::BadFile {
+                    path: path.clone(),
+                    msg: format!("tensor `{name}`: {}", crate::error::first_line(&e)),
+                })?;
                 Ok(t.to_dtype(DType::F32)?)
             }
             Source::Gguf(g) => g.dense(&name),
@@ -440,25 +341,15 @@ impl Weights {
                     "BF16" => QType::BF16,
                     _ => return Ok(Mat::Dense(self.get(hf_name, &shape)?)),
                 };
-                let m = QMatrix::new(
-                    ty,
-                    shape[0],
-                    shape[1],
-                    st.files[t.file].map.clone(),
-                    t.start,
-                )
-                .map_err(|msg| Error::BadFile {
-                    path: path.clone(),
-                    msg: format!("tensor `{name}`: {msg}"),
-                })?;
+                let m = QMatrix::new(ty, shape[0], shape[1], st.files[t.file].map.clone(), t.start)
+                    .map_err(|msg| Error::BadFile { path: path.clone(), msg: format!("tensor `{name}`: {msg}") })?;
                 Ok(Mat::Stored(m))
             }
             Source::Gguf(g) => {
                 let (ty, _, start) = g.raw(&name)?;
                 match QType::from_ggml_id(ty).filter(|q| *q != QType::F32) {
                     Some(q) => Ok(Mat::Stored(
-                        QMatrix::new(q, shape[0], shape[1], g.bytes().clone(), start)
-                            .map_err(|msg| g.bad_tensor(&name, msg))?,
+                        QMatrix::new(q, shape[0], shape[1], g.bytes().clone(), start).map_err(|msg| g.bad_tensor(&name, msg))?,
                     )),
                     None => Ok(Mat::Dense(g.dense(&name)?)),
                 }
@@ -471,9 +362,7 @@ impl Weights {
     /// values as a dense table.
     pub fn embedding(&self, hf_name: &str, shape: &[usize]) -> Result<crate::ops::Embedding> {
         let [v, d] = shape else {
-            return Err(Error::Invalid(format!(
-                "an embedding table is 2-D, asked for {shape:?}"
-            )));
+            return Err(Error::Invalid(format!("an embedding table is 2-D, asked for {shape:?}")));
         };
         let keep = self.matrix_as(hf_name, [*v, *d], Dtype::Stored)?;
         Ok(match keep {

@@ -16,15 +16,9 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 fn load_err(path: &Path) -> String {
-    let err = Model::load(path.to_str().unwrap())
-        .err()
-        .expect("loading must fail")
-        .to_string();
+    let err = Model::load(path.to_str().unwrap()).err().expect("loading must fail").to_string();
     assert!(!err.contains('\n'), "one line: {err}");
-    assert!(
-        err.contains(path.to_str().unwrap()),
-        "names the file: {err}"
-    );
+    assert!(err.contains(path.to_str().unwrap()), "names the file: {err}");
     err
 }
 
@@ -35,12 +29,7 @@ fn a_truncated_gguf_says_how_many_bytes_are_missing() {
     // The first 40 MB: as if only the first part of a byte-split download were there.
     std::fs::write(&path, &src[..40 << 20]).unwrap();
     let err = load_err(&path);
-    assert!(
-        err.contains("truncated GGUF")
-            && err.contains("41943040")
-            && err.contains("concatenate all the parts"),
-        "{err}"
-    );
+    assert!(err.contains("truncated GGUF") && err.contains("41943040") && err.contains("concatenate all the parts"), "{err}");
     // Cut inside the header: a clear message too.
     std::fs::write(&path, &src[..1000]).unwrap();
     let err = load_err(&path);
@@ -56,21 +45,14 @@ fn an_unknown_quant_type_names_the_tensor_and_the_type() {
     let name = b"blk.0.ffn_up.weight";
     let mut key = (name.len() as u64).to_le_bytes().to_vec();
     key.extend_from_slice(name);
-    let at = bytes
-        .windows(key.len())
-        .position(|w| w == key)
-        .expect("tensor in the directory")
-        + key.len();
+    let at = bytes.windows(key.len()).position(|w| w == key).expect("tensor in the directory") + key.len();
     let n_dims = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
     let ty = at + 4 + 8 * n_dims;
     bytes[ty..ty + 4].copy_from_slice(&23u32.to_le_bytes());
     let path = tmp("iq4.gguf");
     std::fs::write(&path, &bytes).unwrap();
     let err = load_err(&path);
-    assert!(
-        err.contains("blk.0.ffn_up.weight") && err.contains("IQ4_XS") && err.contains("saex reads"),
-        "{err}"
-    );
+    assert!(err.contains("blk.0.ffn_up.weight") && err.contains("IQ4_XS") && err.contains("saex reads"), "{err}");
     std::fs::remove_file(&path).unwrap();
 }
 
@@ -90,10 +72,7 @@ fn one_part_of_a_gguf_split_set_asks_for_the_merge() {
     let path = tmp("model-00001-of-00003.gguf");
     std::fs::write(&path, &b).unwrap();
     let err = load_err(&path);
-    assert!(
-        err.contains("part 1 of a GGUF split into 3 files") && err.contains("--merge"),
-        "{err}"
-    );
+    assert!(err.contains("part 1 of a GGUF split into 3 files") && err.contains("--merge"), "{err}");
     std::fs::write(&path, b"GGML").unwrap();
     assert!(load_err(&path).contains("not a GGUF file"));
     std::fs::remove_file(&path).unwrap();

@@ -24,30 +24,18 @@ fn reference(arch: &str) -> Reference {
 }
 
 fn ids(t: &Tensor) -> Vec<u32> {
-    t.to_dtype(DType::I64)
-        .unwrap()
-        .to_vec1::<i64>()
-        .unwrap()
-        .into_iter()
-        .map(|x| x as u32)
-        .collect()
+    t.to_dtype(DType::I64).unwrap().to_vec1::<i64>().unwrap().into_iter().map(|x| x as u32).collect()
 }
 
 fn check_arch(arch: &str) {
     let dir = root().join(format!("fixtures/parity/tiny/{arch}"));
     let model = Model::load(dir.to_str().unwrap()).unwrap();
     let r = reference(arch);
-    let seqs: Vec<Vec<u32>> = (0..r.prompts.len())
-        .map(|i| ids(&r.tensors[&format!("p{i}.tokens")]))
-        .collect();
+    let seqs: Vec<Vec<u32>> = (0..r.prompts.len()).map(|i| ids(&r.tensors[&format!("p{i}.tokens")])).collect();
 
     // Tokenization: the HF tokenizer.json plus TransformerLens's bos gives the same ids.
     for (i, p) in r.prompts.iter().enumerate() {
-        assert_eq!(
-            model.tokenizer.encode(p, model.add_bos()).unwrap(),
-            seqs[i],
-            "{arch} tokens of prompt {i}"
-        );
+        assert_eq!(model.tokenizer.encode(p, model.add_bos()).unwrap(), seqs[i], "{arch} tokens of prompt {i}");
     }
 
     // Every hook of the reference, all prompts in ONE padded batch.
@@ -59,11 +47,7 @@ fn check_arch(arch: &str) {
         }
     }
     let hooks: Vec<Hook> = hooks.into_keys().collect();
-    assert!(
-        hooks.len() >= 7 * model.dims().n_layers,
-        "{arch}: reference has only {} hooks",
-        hooks.len()
-    );
+    assert!(hooks.len() >= 7 * model.dims().n_layers, "{arch}: reference has only {} hooks", hooks.len());
     let acts = model.run(&seqs, &hooks, true).unwrap();
     let mut worst = 0f64;
     for (i, a) in acts.iter().enumerate() {
@@ -72,24 +56,14 @@ fn check_arch(arch: &str) {
             worst = worst.max(assert_close(t, e, F32, &format!("{arch} p{i} {h}")));
         }
         let logits = a.logits.as_ref().unwrap();
-        worst = worst.max(assert_close(
-            logits,
-            &r.tensors[&format!("p{i}.logits")],
-            F32,
-            &format!("{arch} p{i} logits"),
-        ));
+        worst = worst.max(assert_close(logits, &r.tensors[&format!("p{i}.logits")], F32, &format!("{arch} p{i} logits")));
     }
-    eprintln!(
-        "{arch}: worst relative error {worst:.2e} over {} hooks",
-        hooks.len()
-    );
+    eprintln!("{arch}: worst relative error {worst:.2e} over {} hooks", hooks.len());
 
     // Greedy decoding with the KV cache equals HF generate.
     for (i, s) in seqs.iter().enumerate() {
         let expected = ids(&r.tensors[&format!("p{i}.greedy")]);
-        let got = model
-            .generate(s, expected.len(), &Sampling::default())
-            .unwrap();
+        let got = model.generate(s, expected.len(), &Sampling::default()).unwrap();
         assert_eq!(&got[..], &expected[..got.len()], "{arch} greedy p{i}");
     }
 }
@@ -124,16 +98,11 @@ fn batch_values_equal_single_runs() {
     let dir = root().join("fixtures/parity/tiny/gemma3");
     let model = Model::load(dir.to_str().unwrap()).unwrap();
     let r = reference("gemma3");
-    let seqs: Vec<Vec<u32>> = (0..r.prompts.len())
-        .map(|i| ids(&r.tensors[&format!("p{i}.tokens")]))
-        .collect();
+    let seqs: Vec<Vec<u32>> = (0..r.prompts.len()).map(|i| ids(&r.tensors[&format!("p{i}.tokens")])).collect();
     let hooks = [Hook::ResidPost(2), Hook::AttnZ(1)];
     let batch = model.run(&seqs, &hooks, false).unwrap();
     for (i, s) in seqs.iter().enumerate() {
-        let alone = model
-            .run(std::slice::from_ref(s), &hooks, false)
-            .unwrap()
-            .remove(0);
+        let alone = model.run(std::slice::from_ref(s), &hooks, false).unwrap().remove(0);
         for ((h, b), (_, a)) in batch[i].hooks.iter().zip(&alone.hooks) {
             // Measured 1.2e-6: gemm blocks differently for a batch than for one row.
             assert_close(b, a, common::Tol(4e-6), &format!("batch vs alone p{i} {h}"));
@@ -148,23 +117,10 @@ fn stopping_early_gives_the_same_values() {
     let model = Model::load(dir.to_str().unwrap()).unwrap();
     let r = reference("llama");
     let s = ids(&r.tensors["p2.tokens"]);
-    for h in [
-        Hook::ResidPre(1),
-        Hook::ResidPre(0),
-        Hook::Embed,
-        Hook::MlpOut(0),
-    ] {
-        let got = model
-            .run(std::slice::from_ref(&s), &[h], false)
-            .unwrap()
-            .remove(0);
+    for h in [Hook::ResidPre(1), Hook::ResidPre(0), Hook::Embed, Hook::MlpOut(0)] {
+        let got = model.run(std::slice::from_ref(&s), &[h], false).unwrap().remove(0);
         assert_eq!(got.hooks.len(), 1, "{h} was not recorded");
-        assert_close(
-            &got.hooks[0].1,
-            &r.tensors[&format!("p2.{h}")],
-            F32,
-            &format!("{h} alone"),
-        );
+        assert_close(&got.hooks[0].1, &r.tensors[&format!("p2.{h}")], F32, &format!("{h} alone"));
     }
 }
 
@@ -176,25 +132,11 @@ fn a_partly_loaded_model_gives_the_same_values_and_refuses_deeper_hooks() {
     let model = Model::load_with(dir.to_str().unwrap(), opts).unwrap();
     let r = reference("gemma3");
     let s = ids(&r.tensors["p2.tokens"]);
-    let got = model
-        .run(std::slice::from_ref(&s), &[Hook::ResidPre(2)], false)
-        .unwrap()
-        .remove(0);
-    assert_close(
-        &got.hooks[0].1,
-        &r.tensors["p2.blocks.2.hook_resid_pre"],
-        F32,
-        "resid_pre 2, partial load",
-    );
-    let err = model
-        .run(std::slice::from_ref(&s), &[Hook::ResidPost(2)], false)
-        .unwrap_err()
-        .to_string();
+    let got = model.run(std::slice::from_ref(&s), &[Hook::ResidPre(2)], false).unwrap().remove(0);
+    assert_close(&got.hooks[0].1, &r.tensors["p2.blocks.2.hook_resid_pre"], F32, "resid_pre 2, partial load");
+    let err = model.run(std::slice::from_ref(&s), &[Hook::ResidPost(2)], false).unwrap_err().to_string();
     assert!(err.contains("only 2 blocks"), "{err}");
-    let err = model
-        .run(std::slice::from_ref(&s), &[], true)
-        .unwrap_err()
-        .to_string();
+    let err = model.run(std::slice::from_ref(&s), &[], true).unwrap_err().to_string();
     assert!(err.contains("only 2 blocks"), "{err}");
 }
 
@@ -208,20 +150,13 @@ fn a_sharded_checkpoint_loads_like_a_single_file() {
     for f in ["config.json", "tokenizer.json"] {
         std::fs::copy(src.join(f), dir.join(f)).unwrap();
     }
-    let tensors =
-        candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+    let tensors = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
     let mut names: Vec<&String> = tensors.keys().collect();
     names.sort();
     let (a, b) = names.split_at(names.len() / 2);
     let mut weight_map = serde_json::Map::new();
-    for (file, part) in [
-        ("model-00001-of-00002.safetensors", a),
-        ("model-00002-of-00002.safetensors", b),
-    ] {
-        let shard: std::collections::HashMap<String, Tensor> = part
-            .iter()
-            .map(|n| ((*n).clone(), tensors[*n].clone()))
-            .collect();
+    for (file, part) in [("model-00001-of-00002.safetensors", a), ("model-00002-of-00002.safetensors", b)] {
+        let shard: std::collections::HashMap<String, Tensor> = part.iter().map(|n| ((*n).clone(), tensors[*n].clone())).collect();
         candle_core::safetensors::save(&shard, dir.join(file)).unwrap();
         for n in part {
             weight_map.insert((*n).clone(), file.into());
@@ -231,20 +166,9 @@ fn a_sharded_checkpoint_loads_like_a_single_file() {
     std::fs::write(dir.join("model.safetensors.index.json"), index.to_string()).unwrap();
 
     let seq = vec![ids(&reference("llama").tensors["p1.tokens"])];
-    let single = Model::load(src.to_str().unwrap())
-        .unwrap()
-        .run(&seq, &[], true)
-        .unwrap();
-    let sharded = Model::load(dir.to_str().unwrap())
-        .unwrap()
-        .run(&seq, &[], true)
-        .unwrap();
-    assert_close(
-        sharded[0].logits.as_ref().unwrap(),
-        single[0].logits.as_ref().unwrap(),
-        common::Tol(0.0),
-        "sharded logits",
-    );
+    let single = Model::load(src.to_str().unwrap()).unwrap().run(&seq, &[], true).unwrap();
+    let sharded = Model::load(dir.to_str().unwrap()).unwrap().run(&seq, &[], true).unwrap();
+    assert_close(sharded[0].logits.as_ref().unwrap(), single[0].logits.as_ref().unwrap(), common::Tol(0.0), "sharded logits");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -260,29 +184,11 @@ fn an_edit_at_resid_post_equals_the_same_edit_at_the_next_resid_pre() {
         let v = v.clone();
         std::sync::Arc::new(move |t: &Tensor| t.broadcast_add(&v)) as saex_hooks::Edit
     };
-    let clean = model
-        .run(&seq, &[], true)
-        .unwrap()
-        .remove(0)
-        .logits
-        .unwrap();
-    let at_post = model
-        .run_edited(&seq, &[], true, &[(Hook::ResidPost(0), add.clone())])
-        .unwrap()
-        .remove(0)
-        .logits
-        .unwrap();
-    let at_pre = model
-        .run_edited(&seq, &[], true, &[(Hook::ResidPre(1), add)])
-        .unwrap()
-        .remove(0)
-        .logits
-        .unwrap();
+    let clean = model.run(&seq, &[], true).unwrap().remove(0).logits.unwrap();
+    let at_post = model.run_edited(&seq, &[], true, &[(Hook::ResidPost(0), add.clone())]).unwrap().remove(0).logits.unwrap();
+    let at_pre = model.run_edited(&seq, &[], true, &[(Hook::ResidPre(1), add)]).unwrap().remove(0).logits.unwrap();
     assert_close(&at_pre, &at_post, common::Tol(0.0), "same edit, same point");
-    assert!(
-        common::rel_err(&at_pre, &clean) > 1e-2,
-        "the edit changed nothing"
-    );
+    assert!(common::rel_err(&at_pre, &clean) > 1e-2, "the edit changed nothing");
 }
 
 #[test]
@@ -297,39 +203,18 @@ fn bf16_and_f16_checkpoints_stay_half_and_agree_with_their_f32_dequantization() 
         for f in ["config.json", "tokenizer.json"] {
             std::fs::copy(src.join(f), dir.join(f)).unwrap();
         }
-        let tensors =
-            candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
-        let half: std::collections::HashMap<String, Tensor> = tensors
-            .into_iter()
-            .map(|(k, v)| (k, v.to_dtype(dtype).unwrap()))
-            .collect();
+        let tensors = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+        let half: std::collections::HashMap<String, Tensor> = tensors.into_iter().map(|(k, v)| (k, v.to_dtype(dtype).unwrap())).collect();
         candle_core::safetensors::save(&half, dir.join("model.safetensors")).unwrap();
         let seqs = vec![ids(&reference(arch).tensors["p1.tokens"])];
         let hooks = [Hook::ResidPost(0), Hook::MlpPost(1)];
-        let load = |d| {
-            Model::load_with(
-                dir.to_str().unwrap(),
-                saex_model::LoadOptions::all().with_dtype(d),
-            )
-            .unwrap()
-        };
-        let a = load(saex_model::Dtype::Stored)
-            .run(&seqs, &hooks, true)
-            .unwrap()
-            .remove(0);
-        let b = load(saex_model::Dtype::F32)
-            .run(&seqs, &hooks, true)
-            .unwrap()
-            .remove(0);
+        let load = |d| Model::load_with(dir.to_str().unwrap(), saex_model::LoadOptions::all().with_dtype(d)).unwrap();
+        let a = load(saex_model::Dtype::Stored).run(&seqs, &hooks, true).unwrap().remove(0);
+        let b = load(saex_model::Dtype::F32).run(&seqs, &hooks, true).unwrap().remove(0);
         for ((h, x), (_, y)) in a.hooks.iter().zip(&b.hooks) {
             assert_close(x, y, common::Tol(1e-5), &format!("{arch} {dtype:?} {h}"));
         }
-        assert_close(
-            a.logits.as_ref().unwrap(),
-            b.logits.as_ref().unwrap(),
-            common::Tol(1e-5),
-            &format!("{arch} {dtype:?} logits"),
-        );
+        assert_close(a.logits.as_ref().unwrap(), b.logits.as_ref().unwrap(), common::Tol(1e-5), &format!("{arch} {dtype:?} logits"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

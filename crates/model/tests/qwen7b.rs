@@ -19,10 +19,7 @@ fn file() -> Option<String> {
     if p.is_file() {
         Some(p.to_string_lossy().into_owned())
     } else {
-        eprintln!(
-            "SKIPPED: {} is absent (opt-in: scripts/fetch-models.sh qwen7b, or SAEX_QWEN7B)",
-            p.display()
-        );
+        eprintln!("SKIPPED: {} is absent (opt-in: scripts/fetch-models.sh qwen7b, or SAEX_QWEN7B)", p.display());
         None
     }
 }
@@ -30,38 +27,18 @@ fn file() -> Option<String> {
 #[test]
 fn qwen7b_quantized_kernels_match_the_f32_path_on_the_first_blocks() {
     let Some(path) = file() else { return };
-    let hooks = [
-        Hook::ResidPre(1),
-        Hook::AttnZ(1),
-        Hook::MlpPost(2),
-        Hook::ResidPost(2),
-        Hook::ResidPre(3),
-    ];
+    let hooks = [Hook::ResidPre(1), Hook::AttnZ(1), Hook::MlpPost(2), Hook::ResidPost(2), Hook::ResidPre(3)];
     let opts = LoadOptions::for_hooks(&hooks, false);
     let stored = Model::load_with(&path, opts).unwrap();
     let dense = Model::load_with(&path, opts.with_dtype(Dtype::F32)).unwrap();
-    let ids = stored
-        .tokenizer
-        .encode("Why is the sky blue? Explain step by step.", true)
-        .unwrap();
+    let ids = stored.tokenizer.encode("Why is the sky blue? Explain step by step.", true).unwrap();
     assert_eq!(ids[0], 151646);
     // Whole prompt (tiled product) and its first token alone (fused kernel).
     for seq in [ids.clone(), ids[..1].to_vec()] {
-        let a = stored
-            .run(std::slice::from_ref(&seq), &hooks, false)
-            .unwrap()
-            .remove(0);
-        let b = dense
-            .run(std::slice::from_ref(&seq), &hooks, false)
-            .unwrap()
-            .remove(0);
+        let a = stored.run(std::slice::from_ref(&seq), &hooks, false).unwrap().remove(0);
+        let b = dense.run(std::slice::from_ref(&seq), &hooks, false).unwrap().remove(0);
         for ((h, x), (_, y)) in a.hooks.iter().zip(&b.hooks) {
-            let e = assert_close(
-                x,
-                y,
-                common::F32,
-                &format!("qwen7b {h}, {} tokens", seq.len()),
-            );
+            let e = assert_close(x, y, common::F32, &format!("qwen7b {h}, {} tokens", seq.len()));
             eprintln!("qwen7b {h}, {} tokens: stored vs f32 {e:.2e}", seq.len());
         }
     }

@@ -122,22 +122,16 @@ fn smollm2_135m_matches_transformers() {
 #[test]
 fn qwen7b_matches_transformers_but_for_its_appended_bos_id() {
     let dir = models_dir();
-    let Some(path) = [
-        "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf",
-        "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf.partial",
-    ]
-    .iter()
-    .map(|f| dir.join(f))
-    .find(|p| p.is_file()) else {
+    let Some(path) = ["DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf", "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf.partial"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+    else {
         eprintln!("SKIPPED: no DeepSeek-R1-Distill-Qwen-7B GGUF in {} (opt-in: scripts/fetch-models.sh qwen7b)", dir.display());
         return;
     };
     let fx: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../fixtures/parity/gguf/tokens-qwen7b.json"
-        ))
-        .unwrap(),
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/parity/gguf/tokens-qwen7b.json")).unwrap(),
     )
     .unwrap();
     let m = &fx["qwen7b"];
@@ -151,43 +145,21 @@ fn qwen7b_matches_transformers_but_for_its_appended_bos_id() {
     let mut outside = 0;
     for case in cases {
         let text = case["text"].as_str().unwrap();
-        if ids(&case["ids_no_special"])
-            .iter()
-            .any(|&i| i as usize >= tok.vocab_size().min(152_064))
-        {
+        if ids(&case["ids_no_special"]).iter().any(|&i| i as usize >= tok.vocab_size().min(152_064)) {
             outside += 1; // transformers' appended `<|endoftext|>`: no such token in the model
             continue;
         }
         let plain = tok.encode(text, false).unwrap();
         if plain != ids(&case["ids_no_special"]) {
-            failures.push(format!(
-                "{text:?}: got {plain:?}, want {:?}",
-                case["ids_no_special"]
-            ));
+            failures.push(format!("{text:?}: got {plain:?}, want {:?}", case["ids_no_special"]));
         }
         let with_bos = tok.encode(text, true).unwrap();
-        let want: Vec<u32> = ids(&case["ids"])
-            .into_iter()
-            .map(|i| if i == hf_bos { 151646 } else { i })
-            .collect();
+        let want: Vec<u32> = ids(&case["ids"]).into_iter().map(|i| if i == hf_bos { 151646 } else { i }).collect();
         if with_bos != want {
             failures.push(format!("{text:?} (bos): got {with_bos:?}, want {want:?}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
-    assert_eq!(
-        outside, 1,
-        "only the literal special-token case leaves the vocabulary"
-    );
-    eprintln!(
-        "qwen7b: {} of {} cases equal transformers' ids (bos aside)",
-        cases.len() - outside,
-        cases.len()
-    );
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert_eq!(outside, 1, "only the literal special-token case leaves the vocabulary");
+    eprintln!("qwen7b: {} of {} cases equal transformers' ids (bos aside)", cases.len() - outside, cases.len());
 }

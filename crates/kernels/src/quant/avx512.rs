@@ -61,22 +61,12 @@ pub(crate) fn prefetch(b: &[u8], at: usize, len: usize) {
 
 /// The kernel for `ty`, if this module has one.
 pub(crate) fn has(ty: QType) -> bool {
-    matches!(
-        ty,
-        QType::Q8_0 | QType::Q4_0 | QType::Q5_0 | QType::Q4K | QType::Q6K
-    )
+    matches!(ty, QType::Q8_0 | QType::Q4_0 | QType::Q5_0 | QType::Q4K | QType::Q6K)
 }
 
 /// `out[r] = row r · x` for each stored row (see `dispatch::dot_rows`).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
-pub(crate) fn dot_rows(
-    ty: QType,
-    rows: &[u8],
-    row_bytes: usize,
-    x: &[f32],
-    xs: &[f32],
-    out: &mut [f32],
-) {
+pub(crate) fn dot_rows(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: &[f32], out: &mut [f32]) {
     for (i, (r, o)) in rows.chunks_exact(row_bytes).zip(out).enumerate() {
         prefetch(rows, (i + 4) * row_bytes, row_bytes);
         *o = match ty {
@@ -135,11 +125,7 @@ fn q5_0(row: &[u8], x: &[f32]) -> f32 {
         let lo = _mm512_mask_sub_epi32(lo, !(qh as u16), lo, sixteen);
         let hi = _mm512_srli_epi32::<4>(v);
         let hi = _mm512_mask_sub_epi32(hi, !((qh >> 16) as u16), hi, sixteen);
-        let s = _mm512_fmadd_ps(
-            _mm512_cvtepi32_ps(hi),
-            load_ps(&xb[16..]),
-            _mm512_mul_ps(_mm512_cvtepi32_ps(lo), load_ps(xb)),
-        );
+        let s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), load_ps(&xb[16..]), _mm512_mul_ps(_mm512_cvtepi32_ps(lo), load_ps(xb)));
         acc = _mm512_fmadd_ps(s, _mm512_set1_ps(half(b, 0)), acc);
     }
     _mm512_reduce_add_ps(acc)
@@ -150,11 +136,7 @@ fn q4k(row: &[u8], x: &[f32], xs: &[f32]) -> f32 {
     let mut acc = _mm512_setzero_ps();
     let mut min = 0f32;
     let m15 = _mm512_set1_epi32(15);
-    for ((b, xb), sx) in row
-        .chunks_exact(144)
-        .zip(x.chunks_exact(256))
-        .zip(xs.chunks_exact(8))
-    {
+    for ((b, xb), sx) in row.chunks_exact(144).zip(x.chunks_exact(256)).zip(xs.chunks_exact(8)) {
         let (d, dmin) = (half(b, 0), half(b, 2));
         let s = &b[4..16];
         let qs = &b[16..144];
@@ -175,10 +157,7 @@ fn q4k(row: &[u8], x: &[f32], xs: &[f32]) -> f32 {
             let hi = _mm512_fmadd_ps(
                 _mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(vb)),
                 load_ps(&xa[48..]),
-                _mm512_mul_ps(
-                    _mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(va)),
-                    load_ps(&xa[32..]),
-                ),
+                _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32::<4>(va)), load_ps(&xa[32..])),
             );
             acc = _mm512_fmadd_ps(lo, _mm512_set1_ps(d * sc0), acc);
             acc = _mm512_fmadd_ps(hi, _mm512_set1_ps(d * sc1), acc);
@@ -193,21 +172,14 @@ fn scale_min(j: usize, s: &[u8]) -> (f32, f32) {
     if j < 4 {
         ((s[j] & 63) as f32, (s[j + 4] & 63) as f32)
     } else {
-        (
-            ((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4)) as f32,
-            ((s[j + 4] >> 4) | ((s[j] >> 6) << 4)) as f32,
-        )
+        (((s[j + 4] & 0x0f) | ((s[j - 4] >> 6) << 4)) as f32, ((s[j + 4] >> 4) | ((s[j] >> 6) << 4)) as f32)
     }
 }
 
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
 fn q6k(row: &[u8], x: &[f32]) -> f32 {
     let (mut a0, mut a1) = (_mm512_setzero_ps(), _mm512_setzero_ps());
-    let (m15, m3, c32) = (
-        _mm512_set1_epi32(15),
-        _mm512_set1_epi32(3),
-        _mm512_set1_epi32(32),
-    );
+    let (m15, m3, c32) = (_mm512_set1_epi32(15), _mm512_set1_epi32(3), _mm512_set1_epi32(32));
     for (b, xb) in row.chunks_exact(210).zip(x.chunks_exact(256)) {
         let (ql, qh, sc) = (&b[0..128], &b[128..192], &b[192..208]);
         let d = half(b, 208);
@@ -219,14 +191,8 @@ fn q6k(row: &[u8], x: &[f32]) -> f32 {
                 let hb = u8x16(&qh[32 * h + 16 * i..]);
                 let xt = &xb[128 * h + 16 * i..];
                 let q = |nib: __m512i, t: u32| -> __m512 {
-                    let high2 = _mm512_and_si512(
-                        _mm512_srlv_epi32(hb, _mm512_set1_epi32(2 * t as i32)),
-                        m3,
-                    );
-                    _mm512_cvtepi32_ps(_mm512_sub_epi32(
-                        _mm512_or_si512(nib, _mm512_slli_epi32::<4>(high2)),
-                        c32,
-                    ))
+                    let high2 = _mm512_and_si512(_mm512_srlv_epi32(hb, _mm512_set1_epi32(2 * t as i32)), m3);
+                    _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_or_si512(nib, _mm512_slli_epi32::<4>(high2)), c32))
                 };
                 let q0 = q(_mm512_and_si512(lo_a, m15), 0);
                 let q1 = q(_mm512_and_si512(lo_b, m15), 1);
@@ -234,21 +200,9 @@ fn q6k(row: &[u8], x: &[f32]) -> f32 {
                 let q3 = q(_mm512_srli_epi32::<4>(lo_b), 3);
                 let s = |t: usize| d * sc[8 * h + 2 * t + i] as i8 as f32;
                 a0 = _mm512_fmadd_ps(_mm512_mul_ps(q0, load_ps(xt)), _mm512_set1_ps(s(0)), a0);
-                a1 = _mm512_fmadd_ps(
-                    _mm512_mul_ps(q1, load_ps(&xt[32..])),
-                    _mm512_set1_ps(s(1)),
-                    a1,
-                );
-                a0 = _mm512_fmadd_ps(
-                    _mm512_mul_ps(q2, load_ps(&xt[64..])),
-                    _mm512_set1_ps(s(2)),
-                    a0,
-                );
-                a1 = _mm512_fmadd_ps(
-                    _mm512_mul_ps(q3, load_ps(&xt[96..])),
-                    _mm512_set1_ps(s(3)),
-                    a1,
-                );
+                a1 = _mm512_fmadd_ps(_mm512_mul_ps(q1, load_ps(&xt[32..])), _mm512_set1_ps(s(1)), a1);
+                a0 = _mm512_fmadd_ps(_mm512_mul_ps(q2, load_ps(&xt[64..])), _mm512_set1_ps(s(2)), a0);
+                a1 = _mm512_fmadd_ps(_mm512_mul_ps(q3, load_ps(&xt[96..])), _mm512_set1_ps(s(3)), a1);
             }
         }
     }
@@ -273,25 +227,12 @@ pub(crate) fn dequant_rows(ty: QType, rows: &[u8], row_bytes: usize, k: usize, o
             QType::Q8_0 => {
                 for (b, o) in r.chunks_exact(34).zip(o.chunks_exact_mut(32)) {
                     let d = _mm512_set1_ps(half(b, 0));
-                    store_ps(
-                        o,
-                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[2..]))), d),
-                    );
-                    store_ps(
-                        &mut o[16..],
-                        _mm512_mul_ps(
-                            _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[18..]))),
-                            d,
-                        ),
-                    );
+                    store_ps(o, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[2..]))), d));
+                    store_ps(&mut o[16..], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(load16(&b[18..]))), d));
                 }
             }
             QType::Q4_0 | QType::Q5_0 => {
-                let (bb, qs_at, off) = if ty == QType::Q4_0 {
-                    (18, 2, 8)
-                } else {
-                    (22, 6, 16)
-                };
+                let (bb, qs_at, off) = if ty == QType::Q4_0 { (18, 2, 8) } else { (22, 6, 16) };
                 let off = _mm512_set1_epi32(off);
                 for (b, o) in r.chunks_exact(bb).zip(o.chunks_exact_mut(32)) {
                     let d = _mm512_set1_ps(half(b, 0));
@@ -302,14 +243,8 @@ pub(crate) fn dequant_rows(ty: QType, rows: &[u8], row_bytes: usize, k: usize, o
                         lo = _mm512_mask_add_epi32(lo, qh as u16, lo, off);
                         hi = _mm512_mask_add_epi32(hi, (qh >> 16) as u16, hi, off);
                     }
-                    store_ps(
-                        o,
-                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, off)), d),
-                    );
-                    store_ps(
-                        &mut o[16..],
-                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, off)), d),
-                    );
+                    store_ps(o, _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(lo, off)), d));
+                    store_ps(&mut o[16..], _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_sub_epi32(hi, off)), d));
                 }
             }
             QType::Q4K => {
@@ -323,16 +258,8 @@ pub(crate) fn dequant_rows(ty: QType, rows: &[u8], row_bytes: usize, k: usize, o
                             let (sc, m) = scale_min(j, s);
                             let (dl, ml) = (_mm512_set1_ps(d * sc), _mm512_set1_ps(-(dmin * m)));
                             let nib = |v: __m512i| {
-                                let v = if sh == 0 {
-                                    v
-                                } else {
-                                    _mm512_srli_epi32::<4>(v)
-                                };
-                                _mm512_fmadd_ps(
-                                    _mm512_cvtepi32_ps(_mm512_and_si512(v, m15)),
-                                    dl,
-                                    ml,
-                                )
+                                let v = if sh == 0 { v } else { _mm512_srli_epi32::<4>(v) };
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_and_si512(v, m15)), dl, ml)
                             };
                             store_ps(&mut o[32 * j..], nib(va));
                             store_ps(&mut o[32 * j + 16..], nib(vb));
@@ -356,19 +283,10 @@ pub(crate) fn dequant_rows(ty: QType, rows: &[u8], row_bytes: usize, k: usize, o
                                 (2, _mm512_srli_epi32::<4>(lo_a)),
                                 (3, _mm512_srli_epi32::<4>(lo_b)),
                             ] {
-                                let high2 = _mm512_and_si512(
-                                    _mm512_srlv_epi32(hb, _mm512_set1_epi32(2 * t as i32)),
-                                    m3,
-                                );
-                                let q = _mm512_sub_epi32(
-                                    _mm512_or_si512(nib, _mm512_slli_epi32::<4>(high2)),
-                                    c32,
-                                );
+                                let high2 = _mm512_and_si512(_mm512_srlv_epi32(hb, _mm512_set1_epi32(2 * t as i32)), m3);
+                                let q = _mm512_sub_epi32(_mm512_or_si512(nib, _mm512_slli_epi32::<4>(high2)), c32);
                                 let scale = _mm512_set1_ps(d * sc[8 * h + 2 * t + i] as i8 as f32);
-                                store_ps(
-                                    &mut o[128 * h + 32 * t + 16 * i..],
-                                    _mm512_mul_ps(_mm512_cvtepi32_ps(q), scale),
-                                );
+                                store_ps(&mut o[128 * h + 32 * t + 16 * i..], _mm512_mul_ps(_mm512_cvtepi32_ps(q), scale));
                             }
                         }
                     }

@@ -116,8 +116,7 @@ pub(crate) fn dot<const FMA: bool>(ty: QType, row: &[u8], x: &[f32], xs: &[f32])
         QType::F32 => {
             for (b, xb) in row.chunks_exact(64).zip(x.chunks_exact(16)) {
                 for l in 0..16 {
-                    let w =
-                        f32::from_le_bytes([b[4 * l], b[4 * l + 1], b[4 * l + 2], b[4 * l + 3]]);
+                    let w = f32::from_le_bytes([b[4 * l], b[4 * l + 1], b[4 * l + 2], b[4 * l + 3]]);
                     acc[l] = madd::<FMA>(w, xb[l], acc[l]);
                 }
             }
@@ -132,8 +131,7 @@ pub(crate) fn dot<const FMA: bool>(ty: QType, row: &[u8], x: &[f32], xs: &[f32])
         QType::BF16 => {
             for (b, xb) in row.chunks_exact(32).zip(x.chunks_exact(16)) {
                 for l in 0..16 {
-                    let w =
-                        f32::from_bits((u16::from_le_bytes([b[2 * l], b[2 * l + 1]]) as u32) << 16);
+                    let w = f32::from_bits((u16::from_le_bytes([b[2 * l], b[2 * l + 1]]) as u32) << 16);
                     acc[l] = madd::<FMA>(w, xb[l], acc[l]);
                 }
             }
@@ -157,8 +155,7 @@ pub(crate) fn dot<const FMA: bool>(ty: QType, row: &[u8], x: &[f32], xs: &[f32])
                 let qs = &b[4..20];
                 let mut s = [0f32; 16];
                 for l in 0..16 {
-                    s[l] =
-                        madd::<FMA>((qs[l] >> 4) as f32, xb[l + 16], (qs[l] & 15) as f32 * xb[l]);
+                    s[l] = madd::<FMA>((qs[l] >> 4) as f32, xb[l + 16], (qs[l] & 15) as f32 * xb[l]);
                 }
                 add_scaled::<FMA>(&mut acc, &s, half(b, 0));
                 min = madd::<FMA>(half(b, 2), sx, min);
@@ -199,11 +196,7 @@ pub(crate) fn dot<const FMA: bool>(ty: QType, row: &[u8], x: &[f32], xs: &[f32])
                 let qs = &b[2..34];
                 let mut s = [0f32; 16];
                 for l in 0..16 {
-                    s[l] = madd::<FMA>(
-                        qs[l + 16] as i8 as f32,
-                        xb[l + 16],
-                        qs[l] as i8 as f32 * xb[l],
-                    );
+                    s[l] = madd::<FMA>(qs[l + 16] as i8 as f32, xb[l + 16], qs[l] as i8 as f32 * xb[l]);
                 }
                 add_scaled::<FMA>(&mut acc, &s, half(b, 0));
             }
@@ -212,11 +205,7 @@ pub(crate) fn dot<const FMA: bool>(ty: QType, row: &[u8], x: &[f32], xs: &[f32])
             // d, dmin: f16, scales[12] (8 × 6-bit scale and min), qs[128]. Sub-block j of 32
             // values reads the low (j even) or high (j odd) nibbles of qs[32·(j/2)..][..32]:
             // value = d·sc_j·q − dmin·m_j.
-            for ((b, xb), sx) in row
-                .chunks_exact(144)
-                .zip(x.chunks_exact(256))
-                .zip(xs.chunks_exact(8))
-            {
+            for ((b, xb), sx) in row.chunks_exact(144).zip(x.chunks_exact(256)).zip(xs.chunks_exact(8)) {
                 let (d, dmin) = (half(b, 0), half(b, 2));
                 let (scales, qs) = (&b[4..16], &b[16..144]);
                 for j in 0..8 {
@@ -239,11 +228,7 @@ pub(crate) fn dot<const FMA: bool>(ty: QType, row: &[u8], x: &[f32], xs: &[f32])
         QType::Q5K => {
             // d, dmin: f16, scales[12], qh[32], qs[128]: as Q4_K, plus a fifth bit for value
             // l of sub-block j in bit j of qh[l].
-            for ((b, xb), sx) in row
-                .chunks_exact(176)
-                .zip(x.chunks_exact(256))
-                .zip(xs.chunks_exact(8))
-            {
+            for ((b, xb), sx) in row.chunks_exact(176).zip(x.chunks_exact(256)).zip(xs.chunks_exact(8)) {
                 let (d, dmin) = (half(b, 0), half(b, 2));
                 let (scales, qh, qs) = (&b[4..16], &b[16..48], &b[48..176]);
                 for j in 0..8 {
@@ -279,8 +264,7 @@ pub(crate) fn dot<const FMA: bool>(ty: QType, row: &[u8], x: &[f32], xs: &[f32])
                             let mut s = [0f32; 16];
                             for l in 0..16 {
                                 let n = 16 * i + l;
-                                let q = ((lo[n] >> (4 * (t / 2))) & 15)
-                                    | (((hi[n] >> (2 * t)) & 3) << 4);
+                                let q = ((lo[n] >> (4 * (t / 2))) & 15) | (((hi[n] >> (2 * t)) & 3) << 4);
                                 s[l] = (q as i32 - 32) as f32 * xt[n];
                             }
                             add_scaled::<FMA>(&mut acc, &s, d * sc[8 * h + 2 * t + i] as i8 as f32);
@@ -377,11 +361,7 @@ pub(crate) fn dequant<const FMA: bool>(ty: QType, row: &[u8], out: &mut [f32]) {
             }
         }
         QType::Q4K | QType::Q5K => {
-            let (size, qs_at) = if ty == QType::Q4K {
-                (144, 16)
-            } else {
-                (176, 48)
-            };
+            let (size, qs_at) = if ty == QType::Q4K { (144, 16) } else { (176, 48) };
             for (b, o) in row.chunks_exact(size).zip(out.chunks_exact_mut(256)) {
                 let (d, dmin) = (half(b, 0), half(b, 2));
                 let scales = &b[4..16];
@@ -416,10 +396,8 @@ pub(crate) fn dequant<const FMA: bool>(ty: QType, row: &[u8], out: &mut [f32]) {
                         let hi = &qh[32 * h..][..32];
                         let ot = &mut o[128 * h + 32 * t..][..32];
                         for n in 0..32 {
-                            let q =
-                                ((lo[n] >> (4 * (t / 2))) & 15) | (((hi[n] >> (2 * t)) & 3) << 4);
-                            ot[n] = (q as i32 - 32) as f32
-                                * (d * sc[8 * h + 2 * t + n / 16] as i8 as f32);
+                            let q = ((lo[n] >> (4 * (t / 2))) & 15) | (((hi[n] >> (2 * t)) & 3) << 4);
+                            ot[n] = (q as i32 - 32) as f32 * (d * sc[8 * h + 2 * t + n / 16] as i8 as f32);
                         }
                     }
                 }

@@ -74,27 +74,14 @@ pub fn isa() -> Isa {
 }
 
 #[inline(always)]
-fn dot_rows_generic<const FMA: bool>(
-    ty: QType,
-    rows: &[u8],
-    row_bytes: usize,
-    x: &[f32],
-    xs: &[f32],
-    out: &mut [f32],
-) {
+fn dot_rows_generic<const FMA: bool>(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: &[f32], out: &mut [f32]) {
     for (r, o) in rows.chunks_exact(row_bytes).zip(out) {
         *o = blocks::dot::<FMA>(ty, r, x, xs);
     }
 }
 
 #[inline(always)]
-fn dequant_rows_generic<const FMA: bool>(
-    ty: QType,
-    rows: &[u8],
-    row_bytes: usize,
-    k: usize,
-    out: &mut [f32],
-) {
+fn dequant_rows_generic<const FMA: bool>(ty: QType, rows: &[u8], row_bytes: usize, k: usize, out: &mut [f32]) {
     for (r, o) in rows.chunks_exact(row_bytes).zip(out.chunks_exact_mut(k)) {
         blocks::dequant::<FMA>(ty, r, o);
     }
@@ -105,37 +92,17 @@ mod x86 {
     use super::*;
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,bmi1,bmi2")]
-    pub fn dot_rows_avx512(
-        ty: QType,
-        rows: &[u8],
-        row_bytes: usize,
-        x: &[f32],
-        xs: &[f32],
-        out: &mut [f32],
-    ) {
+    pub fn dot_rows_avx512(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: &[f32], out: &mut [f32]) {
         dot_rows_generic::<true>(ty, rows, row_bytes, x, xs, out)
     }
 
     #[target_feature(enable = "avx2,fma,f16c,bmi1,bmi2")]
-    pub fn dot_rows_avx2(
-        ty: QType,
-        rows: &[u8],
-        row_bytes: usize,
-        x: &[f32],
-        xs: &[f32],
-        out: &mut [f32],
-    ) {
+    pub fn dot_rows_avx2(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: &[f32], out: &mut [f32]) {
         dot_rows_generic::<true>(ty, rows, row_bytes, x, xs, out)
     }
 
     #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c,bmi1,bmi2")]
-    pub fn dequant_rows_avx512(
-        ty: QType,
-        rows: &[u8],
-        row_bytes: usize,
-        k: usize,
-        out: &mut [f32],
-    ) {
+    pub fn dequant_rows_avx512(ty: QType, rows: &[u8], row_bytes: usize, k: usize, out: &mut [f32]) {
         dequant_rows_generic::<true>(ty, rows, row_bytes, k, out)
     }
 
@@ -150,14 +117,7 @@ mod arm {
     use super::*;
 
     #[target_feature(enable = "neon")]
-    pub fn dot_rows_neon(
-        ty: QType,
-        rows: &[u8],
-        row_bytes: usize,
-        x: &[f32],
-        xs: &[f32],
-        out: &mut [f32],
-    ) {
+    pub fn dot_rows_neon(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: &[f32], out: &mut [f32]) {
         dot_rows_generic::<true>(ty, rows, row_bytes, x, xs, out)
     }
 
@@ -168,22 +128,12 @@ mod arm {
 }
 
 /// `out[r] = row r · x` for each stored row in `rows` (`row_bytes` each).
-pub(crate) fn dot_rows(
-    isa: Isa,
-    ty: QType,
-    rows: &[u8],
-    row_bytes: usize,
-    x: &[f32],
-    xs: &[f32],
-    out: &mut [f32],
-) {
+pub(crate) fn dot_rows(isa: Isa, ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: &[f32], out: &mut [f32]) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa` comes from `available()`, which saw AVX-512 F/BW/VL/DQ, AVX2, FMA,
         // F16C and BMI2 on this CPU (BMI1 comes with BMI2 on every x86 that has both).
-        Isa::Avx512 if super::avx512::has(ty) => unsafe {
-            super::avx512::dot_rows(ty, rows, row_bytes, x, xs, out)
-        },
+        Isa::Avx512 if super::avx512::has(ty) => unsafe { super::avx512::dot_rows(ty, rows, row_bytes, x, xs, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: as above.
         Isa::Avx512 => unsafe { x86::dot_rows_avx512(ty, rows, row_bytes, x, xs, out) },
@@ -198,20 +148,11 @@ pub(crate) fn dot_rows(
 }
 
 /// Dequantize each stored row of `rows` into `k` values of `out`.
-pub(crate) fn dequant_rows(
-    isa: Isa,
-    ty: QType,
-    rows: &[u8],
-    row_bytes: usize,
-    k: usize,
-    out: &mut [f32],
-) {
+pub(crate) fn dequant_rows(isa: Isa, ty: QType, rows: &[u8], row_bytes: usize, k: usize, out: &mut [f32]) {
     match isa {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: see `dot_rows`.
-        Isa::Avx512 if super::avx512::has(ty) => unsafe {
-            super::avx512::dequant_rows(ty, rows, row_bytes, k, out)
-        },
+        Isa::Avx512 if super::avx512::has(ty) => unsafe { super::avx512::dequant_rows(ty, rows, row_bytes, k, out) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: see `dot_rows`.
         Isa::Avx512 => unsafe { x86::dequant_rows_avx512(ty, rows, row_bytes, k, out) },

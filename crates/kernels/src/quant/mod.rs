@@ -197,33 +197,16 @@ const TILE_VALUES: usize = 2 << 20;
 impl QMatrix {
     /// A `[rows, cols]` matrix of `ty` stored at `data[offset..]`, row after row. Fails when
     /// `cols` is not a whole number of blocks or the bytes are too few.
-    pub fn new(
-        ty: QType,
-        rows: usize,
-        cols: usize,
-        data: Bytes,
-        offset: usize,
-    ) -> Result<QMatrix, String> {
+    pub fn new(ty: QType, rows: usize, cols: usize, data: Bytes, offset: usize) -> Result<QMatrix, String> {
         if !cols.is_multiple_of(ty.block_len()) {
-            return Err(format!(
-                "{ty} rows of {cols} values are not whole {}-value blocks",
-                ty.block_len()
-            ));
+            return Err(format!("{ty} rows of {cols} values are not whole {}-value blocks", ty.block_len()));
         }
         let need = offset + rows * ty.bytes_of(cols);
         let have = (*data).as_ref().len();
         if need > have {
-            return Err(format!(
-                "{ty} [{rows}, {cols}] needs bytes {offset}..{need}, only {have} present"
-            ));
+            return Err(format!("{ty} [{rows}, {cols}] needs bytes {offset}..{need}, only {have} present"));
         }
-        Ok(QMatrix {
-            ty,
-            rows,
-            cols,
-            data,
-            offset,
-        })
+        Ok(QMatrix { ty, rows, cols, data, offset })
     }
 
     /// The stored type.
@@ -254,13 +237,7 @@ impl QMatrix {
         for &p in perm {
             out.extend_from_slice(&src[p * rb..(p + 1) * rb]);
         }
-        QMatrix {
-            ty: self.ty,
-            rows: perm.len(),
-            cols: self.cols,
-            data: Arc::new(out),
-            offset: 0,
-        }
+        QMatrix { ty: self.ty, rows: perm.len(), cols: self.cols, data: Arc::new(out), offset: 0 }
     }
 
     /// Rows `ids` dequantized, `ids.len() × cols` values (embedding lookup).
@@ -268,12 +245,10 @@ impl QMatrix {
         let (rb, k, isa) = (self.row_bytes(), self.cols, isa());
         let src = self.bytes();
         let mut out = vec![0f32; ids.len() * k];
-        out.par_chunks_mut(k)
-            .zip(ids.par_iter())
-            .for_each(|(o, &id)| {
-                let id = (id as usize).min(self.rows.saturating_sub(1));
-                dispatch::dequant_rows(isa, self.ty, &src[id * rb..(id + 1) * rb], rb, k, o);
-            });
+        out.par_chunks_mut(k).zip(ids.par_iter()).for_each(|(o, &id)| {
+            let id = (id as usize).min(self.rows.saturating_sub(1));
+            dispatch::dequant_rows(isa, self.ty, &src[id * rb..(id + 1) * rb], rb, k, o);
+        });
         out
     }
 
@@ -282,11 +257,9 @@ impl QMatrix {
         let (rb, k) = (self.row_bytes(), self.cols);
         let src = &self.bytes()[start * rb..(start + n) * rb];
         let per = rows_per_task(n, rb);
-        out.par_chunks_mut(per * k)
-            .zip(src.par_chunks(per * rb))
-            .for_each(|(o, s)| {
-                dispatch::dequant_rows(isa, self.ty, s, rb, k, o);
-            });
+        out.par_chunks_mut(per * k).zip(src.par_chunks(per * rb)).for_each(|(o, s)| {
+            dispatch::dequant_rows(isa, self.ty, s, rb, k, o);
+        });
     }
 
     /// The whole matrix as f32 `[rows, cols]` (the `--dtype f32` path).
@@ -333,15 +306,11 @@ impl QMatrix {
         let per = rows_per_task(n, rb);
         if m == 1 {
             // One activation row: each task writes its run of outputs directly.
-            let work = |(o, s): (&mut [f32], &[u8])| {
-                dispatch::dot_rows(isa, self.ty, s, rb, x, &sums[0], o)
-            };
+            let work = |(o, s): (&mut [f32], &[u8])| dispatch::dot_rows(isa, self.ty, s, rb, x, &sums[0], o);
             if per >= n {
                 work((out, src));
             } else {
-                out.par_chunks_mut(per)
-                    .zip(src.par_chunks(per * rb))
-                    .for_each(work);
+                out.par_chunks_mut(per).zip(src.par_chunks(per * rb)).for_each(work);
             }
             return;
         }
@@ -360,10 +329,7 @@ impl QMatrix {
         if per >= n {
             work((&mut out_t[..], src));
         } else {
-            out_t
-                .par_chunks_mut(per * m)
-                .zip(src.par_chunks(per * rb))
-                .for_each(work);
+            out_t.par_chunks_mut(per * m).zip(src.par_chunks(per * rb)).for_each(work);
         }
         for i in 0..m {
             for j in 0..n {
@@ -379,43 +345,30 @@ impl QMatrix {
         let (n, k, rb) = (self.rows, self.cols, self.row_bytes());
         let threads = rayon::current_num_threads().max(1);
         // Big enough to amortize packing x, small enough for a few tiles per thread.
-        let nt = (TILE_VALUES / k.max(1))
-            .min(n.div_ceil(2 * threads))
-            .max(16)
-            .min(n);
+        let nt = (TILE_VALUES / k.max(1)).min(n.div_ceil(2 * threads)).max(16).min(n);
         let a = faer::MatRef::from_row_major_slice(x, m, k);
         let src = self.bytes();
         let mut out_t = vec![0f32; n * m]; // [n, m]
-        out_t
-            .par_chunks_mut(nt * m)
-            .zip(src.par_chunks(nt * rb))
-            .for_each(|(o, s)| {
-                let rows = s.len() / rb;
-                TILE.with(|cell| {
-                    // One buffer per thread, reused: a fresh 8 MB allocation per product was paid
-                    // in page faults (huge-page zeroing took ~10% of a prefill). A worker waiting
-                    // inside one product may start another on the same thread: that one gets its own.
-                    let mut own = Vec::new();
-                    let mut borrowed = cell.try_borrow_mut().ok();
-                    let tile = borrowed.as_deref_mut().unwrap_or(&mut own);
-                    if tile.len() < rows * k {
-                        tile.resize(rows * k, 0.0);
-                    }
-                    let t = &mut tile[..rows * k];
-                    dispatch::dequant_rows(isa, self.ty, s, rb, k, t);
-                    // outᵀ tile [rows, m] = W tile [rows, k] · xᵀ [k, m].
-                    let w = faer::MatRef::from_row_major_slice(&t[..], rows, k);
-                    let c = faer::MatMut::from_row_major_slice_mut(o, rows, m);
-                    faer::linalg::matmul::matmul(
-                        c,
-                        faer::Accum::Replace,
-                        w,
-                        a.transpose(),
-                        1.0f32,
-                        faer::Par::Seq,
-                    );
-                });
+        out_t.par_chunks_mut(nt * m).zip(src.par_chunks(nt * rb)).for_each(|(o, s)| {
+            let rows = s.len() / rb;
+            TILE.with(|cell| {
+                // One buffer per thread, reused: a fresh 8 MB allocation per product was paid
+                // in page faults (huge-page zeroing took ~10% of a prefill). A worker waiting
+                // inside one product may start another on the same thread: that one gets its own.
+                let mut own = Vec::new();
+                let mut borrowed = cell.try_borrow_mut().ok();
+                let tile = borrowed.as_deref_mut().unwrap_or(&mut own);
+                if tile.len() < rows * k {
+                    tile.resize(rows * k, 0.0);
+                }
+                let t = &mut tile[..rows * k];
+                dispatch::dequant_rows(isa, self.ty, s, rb, k, t);
+                // outᵀ tile [rows, m] = W tile [rows, k] · xᵀ [k, m].
+                let w = faer::MatRef::from_row_major_slice(&t[..], rows, k);
+                let c = faer::MatMut::from_row_major_slice_mut(o, rows, m);
+                faer::linalg::matmul::matmul(c, faer::Accum::Replace, w, a.transpose(), 1.0f32, faer::Par::Seq);
             });
+        });
         transpose_into(&out_t, n, m, out);
     }
 }
@@ -448,15 +401,9 @@ impl CustomOp1 for QMatMulT<'_> {
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
         let (m, k) = l.shape().dims2()?;
         if k != self.0.cols {
-            candle_core::bail!(
-                "quantized matmul: x has {k} columns, {:?} has {}",
-                self.0,
-                self.0.cols
-            )
+            candle_core::bail!("quantized matmul: x has {k} columns, {:?} has {}", self.0, self.0.cols)
         }
-        let Some((start, end)) = l.contiguous_offsets() else {
-            candle_core::bail!("quantized matmul needs a contiguous input")
-        };
+        let Some((start, end)) = l.contiguous_offsets() else { candle_core::bail!("quantized matmul needs a contiguous input") };
         let x = &s.as_slice::<f32>()?[start..end];
         let out = self.0.matmul_t_slice(x, m, isa());
         Ok((CpuStorage::F32(out), Shape::from((m, self.0.rows))))

@@ -82,28 +82,17 @@ fn oracle(ty: QType, bytes: &[u8], rows: usize, cols: usize) -> Vec<f32> {
                     return v;
                 }
             };
-            qtensor_from_ggml(g, bytes, vec![rows, cols], &dev)
-                .unwrap()
-                .dequantize(&dev)
-                .unwrap()
+            qtensor_from_ggml(g, bytes, vec![rows, cols], &dev).unwrap().dequantize(&dev).unwrap()
         }
     };
-    t.to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap()
+    t.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap()
 }
 
 fn matrix(ty: QType, rows: usize, cols: usize, seed: u64) -> (QMatrix, Vec<f32>) {
     let mut rng = Rng(seed);
     let bytes = random_bytes(ty, rows, cols, &mut rng);
     let dense = oracle(ty, &bytes, rows, cols);
-    (
-        QMatrix::new(ty, rows, cols, Arc::new(bytes), 0).unwrap(),
-        dense,
-    )
+    (QMatrix::new(ty, rows, cols, Arc::new(bytes), 0).unwrap(), dense)
 }
 
 fn max_abs(v: &[f32]) -> f32 {
@@ -115,9 +104,7 @@ fn reference(x: &[f32], w: &[f32], m: usize, n: usize, k: usize) -> Vec<f32> {
     let mut out = vec![0f32; m * n];
     for i in 0..m {
         for j in 0..n {
-            let s: f64 = (0..k)
-                .map(|c| x[i * k + c] as f64 * w[j * k + c] as f64)
-                .sum();
+            let s: f64 = (0..k).map(|c| x[i * k + c] as f64 * w[j * k + c] as f64).sum();
             out[i * n + j] = s as f32;
         }
     }
@@ -129,10 +116,7 @@ fn f16_conversion_matches_half_for_every_bit_pattern() {
     for h in 0..=u16::MAX {
         let ours = blocks::f16_to_f32(h);
         let theirs = half::f16::from_bits(h).to_f32();
-        assert!(
-            ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()),
-            "{h:#06x}: {ours} vs {theirs}"
-        );
+        assert!(ours.to_bits() == theirs.to_bits() || (ours.is_nan() && theirs.is_nan()), "{h:#06x}: {ours} vs {theirs}");
     }
 }
 
@@ -145,16 +129,9 @@ fn dequantized_values_equal_candles_for_every_type_and_isa() {
         for isa in available() {
             let mut ours = vec![0f32; rows * cols];
             w.dequant_into(0, rows, &mut ours, isa);
-            let worst = ours
-                .iter()
-                .zip(&dense)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0f32, f32::max);
+            let worst = ours.iter().zip(&dense).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
             // Exact but for FMA rounding of `d·q + m` (one f32 rounding, ~1e-7 relative).
-            assert!(
-                worst <= 2e-7 * scale,
-                "{ty} on {isa:?}: max diff {worst:e} (values up to {scale})"
-            );
+            assert!(worst <= 2e-7 * scale, "{ty} on {isa:?}: max diff {worst:e} (values up to {scale})");
         }
     }
 }
@@ -169,22 +146,12 @@ fn products_match_the_dense_dequantized_product_for_every_type_and_isa() {
             // 1-3 rows: fused kernel; 4 and 9: tiles through faer.
             let x: Vec<f32> = (0..m * k).map(|_| rng.f32()).collect();
             let expected = reference(&x, &dense, m, n, k);
-            let rms = (expected.iter().map(|v| (*v as f64).powi(2)).sum::<f64>()
-                / expected.len() as f64)
-                .sqrt();
+            let rms = (expected.iter().map(|v| (*v as f64).powi(2)).sum::<f64>() / expected.len() as f64).sqrt();
             for isa in available() {
                 let got = w.matmul_t_slice(&x, m, isa);
-                let worst = got
-                    .iter()
-                    .zip(&expected)
-                    .map(|(a, b)| (a - b).abs() as f64)
-                    .fold(0.0, f64::max);
+                let worst = got.iter().zip(&expected).map(|(a, b)| (a - b).abs() as f64).fold(0.0, f64::max);
                 // f32 sums of 768 products against f64: measured ≤ 2e-6 relative.
-                assert!(
-                    worst <= 1e-5 * rms,
-                    "{ty} on {isa:?}, m = {m}: max|a-e|/rms(e) = {:.2e}",
-                    worst / rms
-                );
+                assert!(worst <= 1e-5 * rms, "{ty} on {isa:?}, m = {m}: max|a-e|/rms(e) = {:.2e}", worst / rms);
             }
         }
     }
@@ -198,21 +165,8 @@ fn matmul_t_takes_tensors_and_gathers_rows() {
     assert_eq!(got.dims(), &[5, 20]);
     let d = Tensor::from_vec(dense.clone(), (20, 256), &Device::Cpu).unwrap();
     let expected = x.matmul(&d.t().unwrap()).unwrap();
-    let diff = (got - &expected)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let scale = expected
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
+    let diff = (got - &expected).unwrap().abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
+    let scale = expected.abs().unwrap().max_all().unwrap().to_scalar::<f32>().unwrap();
     assert!(diff < 1e-5 * scale, "{diff} of {scale}");
     let rows = w.gather_rows(&[3, 0, 19]);
     assert_eq!(&rows[..256], &dense[3 * 256..4 * 256]);
@@ -235,19 +189,10 @@ fn too_few_bytes_or_partial_blocks_are_refused() {
 #[test]
 #[ignore]
 fn kernel_speed() {
-    let n: usize = std::env::var("KS_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2048);
-    let k: usize = std::env::var("KS_COLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4096);
+    let n: usize = std::env::var("KS_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(2048);
+    let k: usize = std::env::var("KS_COLS").ok().and_then(|v| v.parse().ok()).unwrap_or(4096);
     let only = std::env::var("KS_TYPE").ok();
-    for ty in QType::ALL
-        .into_iter()
-        .filter(|t| only.as_deref().is_none_or(|o| o == t.name()))
-    {
+    for ty in QType::ALL.into_iter().filter(|t| only.as_deref().is_none_or(|o| o == t.name())) {
         let mut rng = Rng(5);
         let bytes = random_bytes(ty, n, k, &mut rng);
         let w = QMatrix::new(ty, n, k, Arc::new(bytes), 0).unwrap();
