@@ -1,5 +1,5 @@
-//! Hand-written AVX-512 fused dequantize + dot kernels for the block types real GGUF files
-//! are mostly made of (Q8_0, Q4_0, Q5_0, Q4_K, Q6_K). The generic kernels of
+//! Hand-written AVX-512 fused dequantize + dot kernels (and tile dequantizers) for the block
+//! types real GGUF files are made of (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K). The generic kernels of
 //! [`super::blocks`] compile to correct AVX-512 code, but LLVM's vectorization of them
 //! reaches only ~5 values/ns on one core; these reach the memory bandwidth. Same layouts
 //! (ggml `ggml-common.h`), same f32 arithmetic: 16 values per register, converted from
@@ -61,7 +61,7 @@ pub(crate) fn prefetch(b: &[u8], at: usize, len: usize) {
 
 /// The kernel for `ty`, if this module has one.
 pub(crate) fn has(ty: QType) -> bool {
-    matches!(ty, QType::Q8_0 | QType::Q4_0 | QType::Q5_0 | QType::Q4K | QType::Q6K)
+    matches!(ty, QType::Q8_0 | QType::Q4_0 | QType::Q5_0 | QType::Q4_1 | QType::Q5_1 | QType::Q4K | QType::Q5K | QType::Q6K)
 }
 
 /// `out[r] = row r · x` for each stored row (see `dispatch::dot_rows`).
@@ -75,6 +75,8 @@ pub(crate) fn dot_rows(ty: QType, rows: &[u8], row_bytes: usize, x: &[f32], xs: 
             QType::Q5_0 => q5_0(r, x),
             QType::Q4K => q4k(r, x, xs),
             QType::Q6K => q6k(r, x),
+            QType::Q4_1 | QType::Q5_1 => q4_1_q5_1(ty, r, x, xs),
+            QType::Q5K => q5k(r, x, xs),
             _ => unreachable!("no AVX-512 kernel for {ty}"),
         };
     }
@@ -162,6 +164,60 @@ fn q4k(row: &[u8], x: &[f32], xs: &[f32]) -> f32 {
             acc = _mm512_fmadd_ps(lo, _mm512_set1_ps(d * sc0), acc);
             acc = _mm512_fmadd_ps(hi, _mm512_set1_ps(d * sc1), acc);
             min += dmin * (m0 * sx[j0] + m1 * sx[j1]);
+        }
+    }
+    _mm512_reduce_add_ps(acc) - min
+}
+
+/// Q4_1 (d, m, 16 bytes of nibbles) and Q5_1 (d, m, 32 fifth bits, nibbles): value =
+/// d·q + m, so the dot is d·Σq·x + m·Σx with Σx per block precomputed (`xs`).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
+fn q4_1_q5_1(ty: QType, row: &[u8], x: &[f32], xs: &[f32]) -> f32 {
+    let mut acc = _mm512_setzero_ps();
+    let mut min = 0f32;
+    let (m15, sixteen) = (_mm512_set1_epi32(15), _mm512_set1_epi32(16));
+    let (bb, qs_at) = if ty == QType::Q4_1 { (20, 4) } else { (24, 8) };
+    for ((b, xb), &sx) in row.chunks_exact(bb).zip(x.chunks_exact(32)).zip(xs) {
+        let v = u8x16(&b[qs_at..]);
+        let (mut lo, mut hi) = (_mm512_and_si512(v, m15), _mm512_srli_epi32::<4>(v));
+        if ty == QType::Q5_1 {
+            let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            lo = _mm512_mask_add_epi32(lo, qh as u16, lo, sixteen);
+            hi = _mm512_mask_add_epi32(hi, (qh >> 16) as u16, hi, sixteen);
+        }
+        let s = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), load_ps(&xb[16..]), _mm512_mul_ps(_mm512_cvtepi32_ps(lo), load_ps(xb)));
+        acc = _mm512_fmadd_ps(s, _mm512_set1_ps(half(b, 0)), acc);
+        min += half(b, 2) * sx;
+    }
+    _mm512_reduce_add_ps(acc) + min
+}
+
+/// Q5_K: Q4_K plus a fifth bit per value (value l of sub-block j: bit j of qh[l]).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,fma")]
+fn q5k(row: &[u8], x: &[f32], xs: &[f32]) -> f32 {
+    let mut acc = _mm512_setzero_ps();
+    let mut min = 0f32;
+    let (m15, one) = (_mm512_set1_epi32(15), _mm512_set1_epi32(1));
+    for ((b, xb), sx) in row.chunks_exact(176).zip(x.chunks_exact(256)).zip(xs.chunks_exact(8)) {
+        let (d, dmin) = (half(b, 0), half(b, 2));
+        let (s, qh, qs) = (&b[4..16], &b[16..48], &b[48..176]);
+        let (ha, hb) = (u8x16(qh), u8x16(&qh[16..]));
+        for c in 0..4 {
+            let q = &qs[32 * c..];
+            let (va, vb) = (u8x16(q), u8x16(&q[16..]));
+            for (j, sh) in [(2 * c, 0u32), (2 * c + 1, 4)] {
+                let (sc, m) = scale_min(j, s);
+                let bit = _mm512_set1_epi32(j as i32);
+                let nib = |v: __m512i, h: __m512i| {
+                    let v = _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_set1_epi32(sh as i32)), m15);
+                    let fifth = _mm512_slli_epi32::<4>(_mm512_and_si512(_mm512_srlv_epi32(h, bit), one));
+                    _mm512_cvtepi32_ps(_mm512_or_si512(v, fifth))
+                };
+                let xa = &xb[32 * j..];
+                let t = _mm512_fmadd_ps(nib(vb, hb), load_ps(&xa[16..]), _mm512_mul_ps(nib(va, ha), load_ps(xa)));
+                acc = _mm512_fmadd_ps(t, _mm512_set1_ps(d * sc), acc);
+                min += dmin * m * sx[j];
+            }
         }
     }
     _mm512_reduce_add_ps(acc) - min
@@ -288,6 +344,46 @@ pub(crate) fn dequant_rows(ty: QType, rows: &[u8], row_bytes: usize, k: usize, o
                                 let scale = _mm512_set1_ps(d * sc[8 * h + 2 * t + i] as i8 as f32);
                                 store_ps(&mut o[128 * h + 32 * t + 16 * i..], _mm512_mul_ps(_mm512_cvtepi32_ps(q), scale));
                             }
+                        }
+                    }
+                }
+            }
+            QType::Q4_1 | QType::Q5_1 => {
+                let (bb, qs_at) = if ty == QType::Q4_1 { (20, 4) } else { (24, 8) };
+                let sixteen = _mm512_set1_epi32(16);
+                for (b, o) in r.chunks_exact(bb).zip(o.chunks_exact_mut(32)) {
+                    let (d, m) = (_mm512_set1_ps(half(b, 0)), _mm512_set1_ps(half(b, 2)));
+                    let v = u8x16(&b[qs_at..]);
+                    let (mut lo, mut hi) = (_mm512_and_si512(v, m15), _mm512_srli_epi32::<4>(v));
+                    if ty == QType::Q5_1 {
+                        let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+                        lo = _mm512_mask_add_epi32(lo, qh as u16, lo, sixteen);
+                        hi = _mm512_mask_add_epi32(hi, (qh >> 16) as u16, hi, sixteen);
+                    }
+                    store_ps(o, _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo), d, m));
+                    store_ps(&mut o[16..], _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi), d, m));
+                }
+            }
+            QType::Q5K => {
+                let one = _mm512_set1_epi32(1);
+                for (b, o) in r.chunks_exact(176).zip(o.chunks_exact_mut(256)) {
+                    let (d, dmin) = (half(b, 0), half(b, 2));
+                    let (s, qh, qs) = (&b[4..16], &b[16..48], &b[48..176]);
+                    let (ha, hb) = (u8x16(qh), u8x16(&qh[16..]));
+                    for c in 0..4 {
+                        let q = &qs[32 * c..];
+                        let (va, vb) = (u8x16(q), u8x16(&q[16..]));
+                        for (j, sh) in [(2 * c, 0i32), (2 * c + 1, 4)] {
+                            let (sc, m) = scale_min(j, s);
+                            let (dl, ml) = (_mm512_set1_ps(d * sc), _mm512_set1_ps(-(dmin * m)));
+                            let bit = _mm512_set1_epi32(j as i32);
+                            let val = |v: __m512i, h: __m512i| {
+                                let v = _mm512_and_si512(_mm512_srlv_epi32(v, _mm512_set1_epi32(sh)), m15);
+                                let fifth = _mm512_slli_epi32::<4>(_mm512_and_si512(_mm512_srlv_epi32(h, bit), one));
+                                _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_or_si512(v, fifth)), dl, ml)
+                            };
+                            store_ps(&mut o[32 * j..], val(va, ha));
+                            store_ps(&mut o[32 * j + 16..], val(vb, hb));
                         }
                     }
                 }
