@@ -38,18 +38,24 @@ def main():
         json.dump(ids[: a.n], open(a.write_ids, "w"))
         return
     ids = json.load(open(a.ids))
+    n_vocab = llm.n_vocab()
+
+    def last_logits():
+        # llama-cpp-python 0.3.36 keeps no scores unless logits_all; read the context's last row.
+        return np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(n_vocab,))
+
     prefill, decode, out = [], [], []
     for _ in range(a.repeat):
         llm.reset()
         t = time.perf_counter()
         llm.eval(ids)
-        nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        nxt = int(np.argmax(last_logits()))
         prefill.append(time.perf_counter() - t)
         out = [nxt]
         t = time.perf_counter()
         for _ in range(a.new - 1):
             llm.eval([nxt])
-            nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            nxt = int(np.argmax(last_logits()))
             out.append(nxt)
         decode.append(time.perf_counter() - t)
     p, d = sorted(prefill)[len(prefill) // 2], sorted(decode)[len(decode) // 2]
