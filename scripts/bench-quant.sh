@@ -44,6 +44,7 @@ for m in "${models[@]}"; do
   timed "$m.llama" "$PY" bench/llama_cpp_decode.py --model "$gguf" --ids "$out/$m.ids.json" --repeat "$repeat"
   # llama.cpp's OpenMP workers spin while waiting; passive waiting is fairer on a shared machine.
   timed "$m.llama_passive" env OMP_WAIT_POLICY=passive "$PY" bench/llama_cpp_decode.py --model "$gguf" --ids "$out/$m.ids.json" --repeat "$repeat"
+  [ -n "${SKIP_BUSY:-}" ] && continue
   echo "$m: the same with one core kept busy by another process (llama.cpp cut at 600 s)" >&2
   hog
   timed "$m.saex_busy" "$dec" --model "$gguf" --ids "$out/$m.ids.json" --repeat 1
