@@ -67,7 +67,7 @@ pub fn ggml_type_name(id: u32) -> String {
         39 => "MXFP4",
         _ => return format!("unknown GGML type {id}"),
     };
-    name.to_string()
+    format!("{name} (GGML type {id})")
 }
 
 /// The types saex reads, for messages.
@@ -120,7 +120,7 @@ impl<'a> Cursor<'a> {
             }
             None => Err(Error::BadFile {
                 path: self.path.to_path_buf(),
-                msg: format!("truncated GGUF header: the file ends at byte {} while reading {what}", self.b.len()),
+                msg: format!("not a readable GGUF file: truncated header: the file ends at byte {} while reading {what}", self.b.len()),
             }),
         }
     }
@@ -137,7 +137,10 @@ impl<'a> Cursor<'a> {
         if n > self.b.len() as u64 {
             return Err(Error::BadFile {
                 path: self.path.to_path_buf(),
-                msg: format!("corrupt GGUF header: {what} is {n}, more than the file's {} bytes", self.b.len()),
+                msg: format!(
+                    "not a readable GGUF file: {what} is {n}, more than the file's {} bytes (truncated or corrupt header)",
+                    self.b.len()
+                ),
             });
         }
         Ok(n as usize)
@@ -173,7 +176,7 @@ impl<'a> Cursor<'a> {
             other => {
                 return Err(Error::BadFile {
                     path: self.path.to_path_buf(),
-                    msg: format!("corrupt GGUF header: metadata `{key}` has unknown value type {other}"),
+                    msg: format!("not a readable GGUF file: corrupt header: metadata `{key}` has unknown value type {other}"),
                 })
             }
         })
@@ -234,7 +237,7 @@ impl GgufFile {
             let name = c.string(v1, "a tensor name")?;
             let n_dims = c.u32(&name)? as usize;
             if n_dims > 4 {
-                return Err(bad(format!("corrupt GGUF header: tensor `{name}` has {n_dims} dims")));
+                return Err(bad(format!("not a readable GGUF file: corrupt header: tensor `{name}` has {n_dims} dims")));
             }
             let mut dims = Vec::with_capacity(n_dims);
             for _ in 0..n_dims {
@@ -286,6 +289,17 @@ impl GgufFile {
                 self.path.display()
             )));
         }
+        // A tensor of a type saex cannot read: named now, before the tokenizer or the config
+        // trip over something else. (Sorted, so the message does not depend on hash order.)
+        let mut names: Vec<&String> = self.tensors.keys().collect();
+        names.sort();
+        if let Some(name) = names.into_iter().find(|n| self.tensors[*n].len.is_none()) {
+            return Err(Error::UnsupportedDtype {
+                path: self.path.clone(),
+                name: name.clone(),
+                dtype: format!("{} (saex reads {READABLE})", ggml_type_name(self.tensors[name].ggml_type)),
+            });
+        }
         let mut end = 0usize;
         let mut last = "";
         for (name, t) in &self.tensors {
@@ -298,10 +312,11 @@ impl GgufFile {
         if end > self.file_len {
             return Err(bad(format!(
                 "truncated GGUF: its tensors need {end} bytes (`{last}` ends there) but the file has {} \
-                 ({:.1}%); an interrupted download, or only the first piece of a model split into parts \
-                 (concatenate all the parts, in order)",
+                 ({:.1}%; the remaining {} bytes are missing): an interrupted download, or only the first \
+                 piece of a model split into parts (concatenate all the parts, in order)",
                 self.file_len,
-                100.0 * self.file_len as f64 / end as f64
+                100.0 * self.file_len as f64 / end as f64,
+                end - self.file_len
             )));
         }
         Ok(())

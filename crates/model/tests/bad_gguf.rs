@@ -33,7 +33,7 @@ fn a_truncated_gguf_says_how_many_bytes_are_missing() {
     // Cut inside the header: a clear message too.
     std::fs::write(&path, &src[..1000]).unwrap();
     let err = load_err(&path);
-    assert!(err.contains("truncated GGUF header"), "{err}");
+    assert!(err.contains("not a readable GGUF file: truncated header"), "{err}");
     std::fs::remove_file(&path).unwrap();
 }
 
