@@ -93,7 +93,7 @@ def main():
         discover(tok, model, sae, stats, texts[i % len(texts)])
         times.append((time.perf_counter() - t) * 1e3)
     times.sort()
-    print(json.dumps({"p50_ms": times[len(times) // 2], "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))],
+    print(json.dumps({"min_ms": times[0], "p50_ms": times[len(times) // 2], "p95_ms": times[min(len(times) - 1, int(0.95 * len(times)))], "max_ms": times[-1],
                       "first_features": [f["feature_id"] for f in discover(tok, model, sae, stats, texts[0])]}))
 
 

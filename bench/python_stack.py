@@ -51,7 +51,7 @@ def tl_batch(a):
         times.append(time.perf_counter() - t)
     med = sorted(times)[len(times) // 2]
     return {"what": "TransformerLens run_with_cache to blocks.6.hook_resid_pre", "tokens": n_batches * a.batch * a.seq,
-            "median_s": med, "tokens_per_s": n_batches * a.batch * a.seq / med}
+            "median_s": med, "min_s": min(times), "max_s": max(times), "tokens_per_s": n_batches * a.batch * a.seq / med}
 
 
 def hf_gemma(a):
@@ -73,7 +73,7 @@ def hf_gemma(a):
         times.append(time.perf_counter() - t)
     med = sorted(times)[len(times) // 2]
     return {"what": "HF transformers Gemma 3 270M (GGUF dequantized) to layer 6", "load_s": load_s,
-            "tokens": n_batches * a.batch * a.seq, "median_s": med, "tokens_per_s": n_batches * a.batch * a.seq / med}
+            "tokens": n_batches * a.batch * a.seq, "median_s": med, "min_s": min(times), "max_s": max(times), "tokens_per_s": n_batches * a.batch * a.seq / med}
 
 
 def tl_cli(a):
@@ -105,7 +105,7 @@ def sae_encode(a):
             sae.encode(x)
         times.append(time.perf_counter() - t)
     med = sorted(times)[len(times) // 2]
-    return {"what": "SAELens encode", "tokens": len(xs) * a.batch, "median_s": med, "tokens_per_s": len(xs) * a.batch / med}
+    return {"what": "SAELens encode", "tokens": len(xs) * a.batch, "median_s": med, "min_s": min(times), "max_s": max(times), "tokens_per_s": len(xs) * a.batch / med}
 
 
 def pipeline(a):
@@ -127,7 +127,7 @@ def pipeline(a):
         times.append(time.perf_counter() - t)
     med = sorted(times)[len(times) // 2]
     n = n_batches * a.batch * a.seq
-    return {"what": "TransformerLens + SAELens encode", "tokens": n, "median_s": med, "tokens_per_s": n / med}
+    return {"what": "TransformerLens + SAELens encode", "tokens": n, "median_s": med, "min_s": min(times), "max_s": max(times), "tokens_per_s": n / med}
 
 
 def main():

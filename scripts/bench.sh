@@ -1,16 +1,22 @@
 #!/usr/bin/env bash
 # Benchmarks saex next to the Python stack (TransformerLens / HF transformers) in one run and
-# writes BENCHMARKS.md. Needs the Python reference stack (fixtures/parity/requirements.txt):
+# writes the "forward" section of BENCHMARKS.md, then runs scripts/bench-discover.sh. Needs
+# the Python reference stack (fixtures/parity/requirements.txt + sae_lens):
 #
-#   PYTHON=/path/to/venv/bin/python scripts/bench.sh
+#   PYTHON=/path/to/venv/bin/python scripts/bench.sh [--out DIR] [--benchmarks FILE|-]
 #
 # Each row of BENCHMARKS.md names the command that reproduces it. Quiet machine advised:
 # both sides are measured alternately in the same run, so ratios hold even when it is not.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/bench-lib.sh
+bench_parse "$@"
 PY="${PYTHON:-python3}"
 "$PY" -c "import torch, transformer_lens" 2>/dev/null || { echo "error: $PY lacks torch/transformer_lens (set PYTHON)" >&2; exit 2; }
-out=target/bench; mkdir -p "$out"
+bench_need hyperfine hyperfine
+bench_need /usr/bin/time time
+out="$bench_out"
+conditions="$(bench_conditions)"
 gemma="$(scripts/fetch-models.sh gemma3)"
 gpt2="$PWD/$out/gpt2-small-random"
 [ -f "$gpt2/model.safetensors" ] || "$PY" bench/make_gpt2_small.py "$gpt2"
@@ -60,10 +66,10 @@ gcap="$saex capture --model $gemma --hooks blocks.6.hook_resid_pre --text-file $
 hyperfine -N -w 1 -r 5 --export-json "$out/cli_gemma.json" "$gcap" >/dev/null
 gemma_cli_rss=$(rss $gcap)
 
-echo "5/5 writing BENCHMARKS.md" >&2
+echo "5/5 report" >&2
 python3 bench/report.py "$out" "$saex_batch_rss" "$tl_batch_rss" "$saex_cli_rss" "$py_cli_rss" "$gemma_cli_rss" "$saex_pipe_rss" "$py_pipe_rss" \
   "$("$PY" -c 'from importlib.metadata import version as v; print(", ".join(f"{p} {v(p)}" for p in ["torch", "transformers", "transformer_lens"]))')" \
-  > BENCHMARKS.md
-cat BENCHMARKS.md
+  "$conditions" > "$out/forward.md"
+bench_write forward "$out/forward.md"
 # The discover section (its own script: it runs a server and the Python discover reference).
-scripts/bench-discover.sh
+scripts/bench-discover.sh --out "$bench_out" --benchmarks "$bench_file" ${bench_baseline:+--baseline "$bench_baseline"}

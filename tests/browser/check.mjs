@@ -46,6 +46,52 @@ const KINDS = {
     if (!/feature \d+: \d/.test(text)) throw new Error("the tooltip does not show the feature's value: " + JSON.stringify(text));
     report.tooltip = text.split("\n").slice(0, 2).join(" | ");
   },
+  // A feature dashboard: histogram bars and example tokens show values on hover; the
+  // quantile groups open.
+  async dashboard(page, report) {
+    const bars = page.locator("svg.hist rect.hbar");
+    report.bars = await bars.count();
+    if (report.bars < 1) throw new Error("the dashboard has no histogram bars");
+    await bars.first().hover();
+    const tip = page.locator("#tip");
+    if (!(await tip.isVisible()) || !/tokens/.test(await tip.textContent())) throw new Error("hovering a histogram bar shows no count");
+    const toks = page.locator(".examples .tok");
+    report.examples = await page.locator(".example").count();
+    if (report.examples < 1) throw new Error("the dashboard shows no example");
+    const shaded = await toks.evaluateAll((els) => els.findIndex((e) => e.style.background !== ""));
+    if (shaded < 0) throw new Error("no example token is shaded");
+    await toks.nth(shaded).hover();
+    if (!/activation \d/.test(await tip.textContent())) throw new Error("hovering an example token shows no activation");
+    report.tooltip = (await tip.textContent()).split("\n").slice(0, 2).join(" | ");
+    const groups = page.locator("details.quantile");
+    report.quantile_groups = await groups.count();
+    if (report.quantile_groups > 0) {
+      await groups.first().locator("summary").click();
+      if (!(await groups.first().locator(".example").first().isVisible())) throw new Error("opening a quantile group shows no example");
+    }
+  },
+  // The browse page: search by id and by label filters the list; a row opens its dashboard.
+  async browse(page, report) {
+    const rows = page.locator("#list tbody tr");
+    report.rows = await rows.count();
+    if (report.rows < 1) throw new Error("the browse page lists no feature");
+    const id = await rows.nth(report.rows - 1).getAttribute("data-feature");
+    await page.fill("#q", id);
+    const ids = await rows.evaluateAll((els) => els.map((e) => e.getAttribute("data-feature")));
+    if (!ids.includes(id) || ids.some((x) => !x.startsWith(id))) throw new Error("searching " + id + " gives " + ids.join(","));
+    const label = await page.evaluate(() => (DATA.features.find((f) => f.label) || {}).label || null);
+    if (label) {
+      await page.fill("#q", label.slice(0, 6));
+      const n = await rows.count();
+      if (n < 1) throw new Error("searching a label finds nothing: " + label);
+      report.label_search = n;
+    }
+    await page.fill("#q", id);
+    await Promise.all([page.waitForURL(/features\/\d+\.html$/), rows.first().locator("a").click()]);
+    await page.waitForLoadState("load");
+    if ((await page.locator("section.view h2").count()) < 1) throw new Error("the dashboard it links to does not render");
+    report.found = true;
+  },
 };
 
 const check = KINDS[kind];
@@ -68,6 +114,7 @@ try {
   const report = { page: page_path, kind };
   await check(page, report);
   await page.mouse.move(0, 0);
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: shot, fullPage: false });
   if (requests.length) problems.push("the page made network requests: " + requests.slice(0, 3).join(", "));
   if (problems.length) throw new Error(problems.join("; "));

@@ -7,6 +7,8 @@
 //! - [`discover`]: seed 002's request/response types ([`DiscoverRequest`],
 //!   [`DiscoverResponse`]), token pre-filter, scoring ([`discover::score`]) and spans.
 //! - [`top`]: ranking a text's features by a reduction over its tokens.
+//! - [`logit`]: a feature's logit-weight distribution (seed 004), accumulated blockwise.
+//! - [`groups`]: group-discriminative features (seed 000's three conditions).
 //! - [`from_json`]: any request type from JSON, errors naming the field.
 //!
 //! ```
@@ -23,7 +25,9 @@
 
 pub mod discover;
 mod error;
+pub mod groups;
 mod json;
+pub mod logit;
 pub mod top;
 
 pub use discover::{DiscoverRequest, DiscoverResponse};

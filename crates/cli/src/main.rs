@@ -4,10 +4,15 @@
 mod cache_args;
 mod capture;
 mod corpus;
+mod dashboard;
 mod discover;
 mod encode;
 mod eval;
+mod feature;
 mod generate;
+mod groups;
+mod highlight;
+mod index;
 mod logging;
 mod output;
 mod pages;
@@ -41,6 +46,8 @@ struct Cli {
     command: Command,
 }
 
+// One Command value per process: its size does not matter, boxing the big variants would.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Token ids and pieces of a text, as the model's tokenizer makes them.
@@ -53,7 +60,7 @@ enum Command {
     Encode(encode::Args),
     /// The SAE features that matter most for a text.
     TopFeatures(top_features::Args),
-    /// The corpus snippets where chosen features fire hardest.
+    /// Where a feature fires hardest: from an index, or over texts.
     TopTexts(top_texts::Args),
     /// Describe an SAE: architecture, shapes, hook, model, sparsity.
     SaeInfo(sae_info::Args),
@@ -71,6 +78,16 @@ enum Command {
     Steer(steer::Args),
     /// Train a TopK SAE on a hook over a corpus (SAELens format out).
     Train(train::Args),
+    /// The corpus activation index: build (sharded like a cluster job) and merge.
+    Index(index::Args),
+    /// Everything an index knows about one feature.
+    Feature(feature::Args),
+    /// Feature dashboards from an index, and a page to browse them.
+    Dashboard(dashboard::Args),
+    /// A text shaded by chosen features, as a page.
+    Highlight(highlight::Args),
+    /// Group-discriminative features (seed 000): build per-response vectors, select.
+    Groups(groups::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -89,6 +106,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Serve(a) => serve::run(a, out),
         Command::Steer(a) => steer::run(a, out),
         Command::Train(a) => train::run(a, out),
+        Command::Index(a) => index::run(a, out),
+        Command::Feature(a) => feature::run(a, out),
+        Command::Dashboard(a) => dashboard::run(a, out),
+        Command::Highlight(a) => highlight::run(a, out),
+        Command::Groups(a) => groups::run(a, out),
     }
 }
 

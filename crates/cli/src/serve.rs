@@ -23,6 +23,9 @@ pub struct Args {
     /// Label catalogs (saex or Neuronpedia export), as for `saex discover`.
     #[arg(long)]
     labels: Vec<PathBuf>,
+    /// A corpus activation index (saex index build) to answer /v1/features/{sae}/{n} from.
+    #[arg(long)]
+    index: Option<PathBuf>,
     /// Requests running model work at once (the rest queue).
     #[arg(long, default_value_t = 2)]
     max_concurrent: usize,
@@ -44,10 +47,19 @@ pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
     if !args.addr.ip().is_loopback() {
         tracing::warn!("listening on {} — reachable from other machines; the API has no authentication", args.addr.ip());
     }
+    let index = match &args.index {
+        Some(dir) => {
+            let ix = saex_engine::index_store::Index::open(dir).map_err(saex_engine::from_index)?;
+            let labels = saex_engine::IndexLabels::load(&ix, &args.labels)?;
+            Some(std::sync::Arc::new((ix, labels)))
+        }
+        None => None,
+    };
     let opts = saex_server::Options {
         max_concurrent: args.max_concurrent,
         timeout: Duration::from_secs(args.timeout_secs),
         body_limit: args.max_body_kb.saturating_mul(1024),
+        index,
     };
     saex_server::serve(args.addr, session, opts, |addr| eprintln!("listening on http://{addr}"))?;
     Ok(())

@@ -29,8 +29,8 @@ impl Split {
     pub fn contains(self, i: usize) -> bool {
         match self {
             Split::All | Split::Train(0) | Split::Heldout(0) => true,
-            Split::Train(n) => i % n != 0,
-            Split::Heldout(n) => i % n == 0,
+            Split::Train(n) => !i.is_multiple_of(n),
+            Split::Heldout(n) => i.is_multiple_of(n),
         }
     }
 }

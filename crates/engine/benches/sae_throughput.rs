@@ -6,6 +6,7 @@
 //!     [--tokens 8192 --batch 16 --seq 128 --encode-batch 512 --repeat 3]
 //! ```
 //! `scripts/bench.sh` runs it next to SAELens (+ TransformerLens) and writes BENCHMARKS.md.
+#![allow(clippy::print_stdout)] // a benchmark's result is what it prints
 
 use std::time::Instant;
 
@@ -48,9 +49,13 @@ fn main() {
         }
         t_enc.push(t.elapsed().as_secs_f64());
     }
-    let enc_tps = (xs.len() * enc_batch) as f64 / median(t_enc);
+    let enc_n = (xs.len() * enc_batch) as f64;
+    let range = |t: &[f64]| [t.iter().copied().fold(f64::INFINITY, f64::min), t.iter().copied().fold(0.0, f64::max)];
+    let enc_range = range(&t_enc);
+    let enc_tps = enc_n / median(t_enc);
     let mut out = serde_json::json!({
         "d_in": sae.d_in(), "d_sae": sae.d_sae(), "encode_tokens_per_s": enc_tps,
+        "encode_tokens_per_s_range": [enc_n / enc_range[1], enc_n / enc_range[0]],
         "encode_l0": nnz as f64 / (xs.len() * enc_batch) as f64,
     });
 
@@ -74,7 +79,10 @@ fn main() {
             }
             t_pipe.push(t.elapsed().as_secs_f64());
         }
-        out["pipeline_tokens_per_s"] = ((batches.len() * batch * seq) as f64 / median(t_pipe)).into();
+        let n = (batches.len() * batch * seq) as f64;
+        let r = range(&t_pipe);
+        out["pipeline_tokens_per_s_range"] = serde_json::json!([n / r[1], n / r[0]]);
+        out["pipeline_tokens_per_s"] = (n / median(t_pipe)).into();
     }
     println!("{out}");
 }

@@ -50,6 +50,17 @@ impl From<saex_analysis::Error> for Error {
     }
 }
 
+impl From<saex_index::Error> for Error {
+    fn from(e: saex_index::Error) -> Error {
+        match e {
+            saex_index::Error::Invalid(m) | saex_index::Error::Mismatch(m) => Error::Invalid(m),
+            saex_index::Error::NotFound(m) => Error::field("feature", m),
+            saex_index::Error::File { path, message } => Error::File { path, message },
+            other => Error::Invalid(other.to_string()),
+        }
+    }
+}
+
 impl Error {
     /// A wrong request field.
     pub fn field(field: &str, message: impl Into<String>) -> Error {

@@ -10,6 +10,7 @@
 //! The first label of a feature wins: `--labels` files in the order given, then the SAE's own
 //! `labels.jsonl`, so a user's catalog overrides what an SAE ships.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
@@ -125,6 +126,30 @@ pub fn attach(saes: &mut [SessionSae], catalogs: &[PathBuf], warnings: &mut Vec<
         }
     }
     Ok(())
+}
+
+/// The labels of one SAE without a session (queries of an index): the user's `catalogs`
+/// first (entries naming this SAE by `sae_id` or Neuronpedia id, or naming none), then
+/// the SAE directory's own `labels.jsonl` when `dir` has one.
+pub fn for_sae(sae_id: &str, neuronpedia_id: Option<&str>, dir: Option<&Path>, catalogs: &[PathBuf]) -> Result<HashMap<u32, String>> {
+    let mut out = HashMap::new();
+    for path in catalogs {
+        for e in read(path)? {
+            let mine = match &e.sae {
+                Some(k) => k == sae_id || Some(k.as_str()) == neuronpedia_id,
+                None => true,
+            };
+            if mine {
+                out.entry(e.feature).or_insert(e.label);
+            }
+        }
+    }
+    if let Some(own) = dir.map(|d| d.join(LABELS_FILE)).filter(|p| p.is_file()) {
+        for e in read(&own)? {
+            out.entry(e.feature).or_insert(e.label);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@
 //! | `sae-stats` | [`feature_stats()`] | texts → [`FeatureStats`] |
 //! | `eval` | [`eval()`] | texts → [`EvalReport`] |
 //! | `sae-info` | [`sae_info()`] | SAE → [`SaeInfo`] |
+//! | `index build` / `merge` | [`index_build()`], [`index_merge()`] | corpus → an index folder |
+//! | `feature`, `top-texts --index` | [`feature()`], [`top_texts_indexed()`] | index → `FeatureRecord` |
 //!
 //! The walk of a request goes face → engine → model, never back up: every verb reaches the
 //! model through [`Session::encode_tokens`] / [`Session::encode_batch`] (the encode
@@ -39,9 +41,15 @@ mod discover;
 mod encode;
 mod error;
 mod eval;
+mod features;
 mod generate;
+mod groups;
+pub mod groups_store;
+mod highlight;
+mod index;
 mod info;
 pub mod labels;
+mod logit_lens;
 mod pair;
 mod session;
 mod stats;
@@ -54,11 +62,20 @@ pub use discover::{capture as discover_capture, discover, discover_with_capture,
 pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
 pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};
+pub use features::{feature, summaries, top_texts_indexed, FeatureSummary, IndexLabels, TopText};
 pub use generate::{capture, generate, GenerateRequest, Generated};
+pub use groups::{
+    group_vectors, groups, groups_build, read_groups, read_items, select_groups, write_groups, GroupFeature, GroupItem, GroupReport,
+    GroupVectors, GroupsBuildRequest, GroupsManifest, GroupsReport, GroupsRequest, SelectOptions, Skipped,
+};
+pub use highlight::{highlight, HighlightRequest, Highlighted, HighlightedFeature};
+pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress};
 pub use info::{sae_info, Density, SaeInfo};
+pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
 pub use saex_analysis::top::Reduce;
+pub use saex_index as index_store;
 pub use session::{loaded, release_saes, Loaded, LoadedModel, LoadedSae, Session, SessionOptions, SessionSae, LABELS_FILE};
 pub use stats::{feature_stats, FeatureStats, DENSE_RATE, STATS_FILE};
 pub use steer::{steer, steer_pair, steering_edit, steering_vector, SteerFeature, SteerOptions, SteerRequest, Steered, MAX_STEER_TOKENS};

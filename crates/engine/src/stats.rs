@@ -82,15 +82,19 @@ impl FeatureStats {
     }
 
     /// Write to `path` atomically (a temporary file renamed over it), with `meta` (corpus,
-    /// model, hook, ...) in the safetensors header.
+    /// model, hook, ...) in the safetensors header. The header holds one key, `saex`, a JSON
+    /// object with sorted keys: safetensors keeps metadata in a hash map, and several keys
+    /// would be written in a different order each run (same statistics, other bytes).
     pub fn save(&self, path: &Path, meta: &[(&str, String)]) -> Result<()> {
         let m = self.firing_rate.len();
         let t = |v: &[f32]| Tensor::from_slice(v, m, &Device::Cpu);
         let vectors = [&self.firing_rate, &self.mean, &self.mean_nonzero, &self.p95, &self.max];
         let tensors: Vec<(&str, Tensor)> = FIELDS.iter().zip(vectors).map(|(k, v)| Ok((*k, t(v)?))).collect::<Result<_>>()?;
-        let mut header: HashMap<String, String> = meta.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-        header.insert("n_tokens".into(), self.n_tokens.to_string());
-        header.insert("p95".into(), "95th percentile of the nonzero activations (nearest rank)".into());
+        let mut sorted: std::collections::BTreeMap<String, String> = meta.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        sorted.insert("n_tokens".into(), self.n_tokens.to_string());
+        sorted.insert("p95".into(), "95th percentile of the nonzero activations".into());
+        let json = serde_json::to_string(&sorted).map_err(|e| Error::Invalid(e.to_string()))?;
+        let header: HashMap<String, String> = HashMap::from([("saex".to_string(), json)]);
         crate::atomic::write_with(path, |tmp| {
             safetensors::serialize_to_file(tensors.iter().map(|(k, v)| (*k, v)), Some(header.clone()), tmp)
                 .map_err(|e| Error::File { path: tmp.display().to_string(), message: e.to_string() })
@@ -111,7 +115,15 @@ impl FeatureStats {
             }
             Ok(v)
         };
-        let n_tokens = meta.metadata().as_ref().and_then(|m| m.get("n_tokens")).and_then(|n| n.parse().ok()).unwrap_or(0);
+        // n_tokens: in the `saex` JSON key, or (files of earlier saex) a key of its own.
+        let header = meta.metadata().as_ref();
+        let nested = header.and_then(|m| m.get("saex")).and_then(|j| serde_json::from_str::<HashMap<String, String>>(j).ok());
+        let n_tokens = nested
+            .as_ref()
+            .and_then(|m| m.get("n_tokens"))
+            .or_else(|| header.and_then(|m| m.get("n_tokens")))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
         let mean = get("mean")?;
         let firing_rate = get("firing_rate")?;
         // Older files lack mean_nonzero: it is mean / firing_rate.

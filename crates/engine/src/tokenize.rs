@@ -62,9 +62,7 @@ fn char_offsets(text: &str) -> Vec<usize> {
     let mut at = vec![0; text.len() + 1];
     let mut n = 0;
     for (i, c) in text.char_indices() {
-        for b in i..i + c.len_utf8() {
-            at[b] = n;
-        }
+        at[i..i + c.len_utf8()].fill(n);
         n += 1;
     }
     at[text.len()] = n;

@@ -508,7 +508,7 @@ fn long_texts_run_in_chunks_give_full_pass_values() {
     let ids = s.model.tokenizer.encode(&text, true).unwrap();
     assert!(ids.len() > 512, "{} tokens: want three chunks", ids.len());
     // Entropy-filtered: the kept set is the top K of the full pass's entropies.
-    let logits = s.model.run(&[ids.clone()], &[], true).unwrap().remove(0).logits.unwrap().to_vec2::<f32>().unwrap();
+    let logits = s.model.run(std::slice::from_ref(&ids), &[], true).unwrap().remove(0).logits.unwrap().to_vec2::<f32>().unwrap();
     let h: Vec<f64> = logits.iter().map(|r| entropy(r)).collect();
     let kept = top_k_positions(&h, 64);
     let r = discover(s, &DiscoverRequest { topk_tokens_per_seq: 64, ..everything(&text) }).unwrap();
@@ -524,7 +524,7 @@ fn long_texts_run_in_chunks_give_full_pass_values() {
 fn an_sae_without_reference_statistics_is_discovered_with_tau_zero() {
     let dir = tempfile::tempdir().unwrap();
     let bare = demo_copy(dir.path(), "fresh", false, |_| {});
-    let s = Session::open(&gemma(), &[bare.clone()], SessionOptions { logits: true, ..Default::default() }).unwrap();
+    let s = Session::open(&gemma(), std::slice::from_ref(&bare), SessionOptions { logits: true, ..Default::default() }).unwrap();
     assert!(s.saes[0].stats.is_none());
     let req = DiscoverRequest {
         text: Some(TEXT.into()),

@@ -47,12 +47,12 @@ fn gemma3_270m_top10_features_per_token_equal_saelens() {
         assert_eq!(ids.len(), enc.tokens.len());
         // bos (position 0) is left out: its residual norm dwarfs the others and the
         // generator does not guarantee clear top-10 margins there.
-        for pos in 1..ids.len() {
+        for (pos, want) in ids.iter().enumerate().skip(1) {
             let row = dense.get(pos).unwrap().to_vec1::<f32>().unwrap();
             let mut order: Vec<usize> = (0..row.len()).collect();
             order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
             let ours: Vec<i64> = order[..10].iter().map(|&j| j as i64).collect();
-            assert_eq!(ours, ids[pos], "prompt {i} token {pos}");
+            assert_eq!(&ours, want, "prompt {i} token {pos}");
         }
         let picked =
             Tensor::from_vec(ids.iter().flat_map(|r| r.iter().map(|&x| x as u32)).collect::<Vec<_>>(), (ids.len(), 10), &Device::Cpu)

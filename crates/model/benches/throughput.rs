@@ -8,6 +8,7 @@
 //! ```
 //! Timed in-process with `Instant` over whole workloads (seconds each); `scripts/bench.sh`
 //! runs it next to the Python stack and writes BENCHMARKS.md.
+#![allow(clippy::print_stdout)] // a benchmark's result is what it prints
 
 // A benchmark binary: its output is the JSON it prints.
 #![allow(clippy::print_stdout)]
@@ -92,7 +93,7 @@ fn main() {
         "{}",
         serde_json::json!({
             "model": spec, "hook": hook.to_string(), "tokens": n, "batch": batch, "seq": seq,
-            "load_s": load_s, "median_s": median, "tokens_per_s": tps,
+            "load_s": load_s, "median_s": median, "min_s": times[0], "max_s": times[times.len() - 1], "tokens_per_s": tps,
             "effective_gflops": gflops, "best_matmul_gflops": best_matmul_gflops(),
             "threads": candle_core::utils::get_num_threads(),
         })

@@ -333,6 +333,16 @@ pub struct Model {
 }
 
 impl Model {
+    /// See [`crate::Model::unembedding`].
+    pub fn unembedding(&self) -> Result<crate::Unembedding> {
+        let w_u = match (&self.lm_head, self.tied) {
+            (Some(h), _) => h.clone(),
+            (None, true) => self.embed_tokens.dense()?,
+            (None, false) => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
+        };
+        Ok(crate::Unembedding { w_u, norm_weight: self.norm.scale().clone(), norm_bias: None })
+    }
+
     /// Load the weights `opts` asks for. GGUF files store Gemma norm weights as `1 + w`.
     pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
         let plus_one = !w.is_gguf();

@@ -179,6 +179,12 @@ pub struct Model {
 }
 
 impl Model {
+    /// See [`crate::Model::unembedding`] (GPT-2 ties it to `wte`).
+    pub fn unembedding(&self) -> Result<crate::Unembedding> {
+        let (w, b) = self.ln_f.affine();
+        Ok(crate::Unembedding { w_u: self.wte.dense()?, norm_weight: w.clone(), norm_bias: Some(b.clone()) })
+    }
+
     /// Load the weights. `GPT2LMHeadModel` checkpoints prefix names with `transformer.`;
     /// `GPT2Model` ones (the original release) do not.
     pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {

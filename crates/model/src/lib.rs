@@ -199,6 +199,18 @@ pub struct Model {
     add_bos: bool,
 }
 
+/// The unembedding and the final norm's affine part: what a logit lens folds together
+/// (TransformerLens's default `fold_ln` multiplies `W_U`'s rows by the norm's weight).
+#[derive(Debug, Clone)]
+pub struct Unembedding {
+    /// `[vocab, d_model]` f32 (the embedding table when tied).
+    pub w_u: Tensor,
+    /// The final norm's (effective) weight `[d_model]`.
+    pub norm_weight: Tensor,
+    /// The final LayerNorm's bias `[d_model]` (GPT-2); RMSNorm has none.
+    pub norm_bias: Option<Tensor>,
+}
+
 /// Activations of one sequence.
 #[derive(Debug, Clone)]
 pub struct Activations {
@@ -355,6 +367,16 @@ impl Model {
                 })
             })
             .collect()
+    }
+
+    /// The unembedding and final norm (needs the model loaded with logits, unless the
+    /// unembedding is tied to the embedding).
+    pub fn unembedding(&self) -> Result<Unembedding> {
+        match &self.arch {
+            Arch::Gpt2(m) => m.unembedding(),
+            Arch::Gemma(m) => m.unembedding(),
+            Arch::Llama(m) => m.unembedding(),
+        }
     }
 
     /// Generate up to `max_new` tokens after `prompt` with a KV cache; stops early at the

@@ -315,6 +315,16 @@ pub struct Model {
 }
 
 impl Model {
+    /// See [`crate::Model::unembedding`].
+    pub fn unembedding(&self) -> Result<crate::Unembedding> {
+        let w_u = match (&self.lm_head, self.cfg.tie_word_embeddings) {
+            (Some(h), _) => h.clone(),
+            (None, true) => self.embed_tokens.dense()?,
+            (None, false) => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
+        };
+        Ok(crate::Unembedding { w_u, norm_weight: self.norm.scale().clone(), norm_bias: None })
+    }
+
     /// Load the weights `opts` asks for.
     pub fn load(cfg: Config, w: &Weights, opts: LoadOptions) -> Result<Model> {
         let (v, d) = (cfg.vocab_size, cfg.hidden_size);

@@ -103,6 +103,11 @@ impl RmsNorm {
         Ok(candle_nn::ops::rms_norm(&x, &self.scale, self.eps)?)
     }
 
+    /// The effective scale (Gemma's `1 + w` already added) `[dim]`.
+    pub fn scale(&self) -> &Tensor {
+        &self.scale
+    }
+
     /// `x / sqrt(mean(x²) + eps)` without the scale (`ln_final.hook_normalized`).
     pub fn normalized(&self, x: &Tensor) -> Result<Tensor> {
         let ms = x.sqr()?.mean_keepdim(D::Minus1)?;
@@ -131,6 +136,11 @@ impl LayerNorm {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let x = x.contiguous()?;
         Ok(candle_nn::ops::layer_norm(&x, &self.weight, &self.bias, self.eps)?)
+    }
+
+    /// Weight and bias `[dim]`.
+    pub fn affine(&self) -> (&Tensor, &Tensor) {
+        (&self.weight, &self.bias)
     }
 
     /// `(x - mean) / sqrt(var + eps)` without weight and bias (`ln_final.hook_normalized`).

@@ -8,6 +8,8 @@
 //!
 //! - [`texts_page`]: texts with a feature table each; clicking a feature shades the
 //!   tokens by its activation, hovering a token shows its values ([`TextView`]).
+//! - [`dashboard_page`]: feature dashboards (statistics, histogram, categories, logit
+//!   tokens, top and quantile examples); [`browse_page`]: the list that finds them.
 //!
 //! ```
 //! use saex_report::{texts_page, Column, FeatureView, TextView};
@@ -109,6 +111,10 @@ fn env() -> Result<&'static Environment<'static>, Error> {
             ("common.js", include_str!("../templates/common.js")),
             ("texts.html", include_str!("../templates/texts.html")),
             ("texts.js", include_str!("../templates/texts.js")),
+            ("dashboard.html", include_str!("../templates/dashboard.html")),
+            ("dashboard.js", include_str!("../templates/dashboard.js")),
+            ("browse.html", include_str!("../templates/browse.html")),
+            ("browse.js", include_str!("../templates/browse.js")),
         ] {
             env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
@@ -128,6 +134,27 @@ pub fn script_json<T: Serialize>(value: &T) -> Result<String, Error> {
 pub fn render<T: Serialize>(name: &str, title: &str, subtitle: &str, data: &T) -> Result<String, Error> {
     let t = env()?.get_template(name).map_err(|e| Error(e.to_string()))?;
     t.render(minijinja::context! { title => title, subtitle => subtitle, data => script_json(data)? }).map_err(|e| Error(e.to_string()))
+}
+
+/// Feature dashboards, one section per feature: `features` are serialised feature records
+/// (the JSON of `saex feature`).
+pub fn dashboard_page<T: Serialize>(title: &str, subtitle: &str, features: &[T]) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        features: &'a [T],
+    }
+    render("dashboard.html", title, subtitle, &Data { features })
+}
+
+/// The browse page of a set of dashboards: `features` are feature summaries (id, label,
+/// stats); `href` is the link pattern of a dashboard, `{id}` standing for the feature id.
+pub fn browse_page<T: Serialize>(title: &str, subtitle: &str, features: &[T], href: &str) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        features: &'a [T],
+        href: &'a str,
+    }
+    render("browse.html", title, subtitle, &Data { features, href })
 }
 
 /// Texts, each with its features: click a feature to shade the text by it.
@@ -154,7 +181,7 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for name in ["base.html", "texts.html"] {
+        for name in ["base.html", "texts.html", "dashboard.html", "browse.html"] {
             assert!(env().unwrap().get_template(name).is_ok(), "{name}");
         }
     }

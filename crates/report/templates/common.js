@@ -20,6 +20,7 @@ function shade(act, max) {
   return "rgba(234, 88, 12, " + (0.12 + 0.78 * a).toFixed(3) + ")";
 }
 function visible(t) { return t.replace(/\n/g, "⏎\n").replace(/\t/g, "⇥"); }
+function oneLine(t) { return t.replace(/\n/g, "⏎").replace(/\t/g, "⇥"); }
 const TIP = document.getElementById("tip");
 function tip(ev, text) {
   TIP.textContent = text;

@@ -25,9 +25,9 @@ impl Gated {
 
     /// `sae_in [n, d_in]`, `w_enc [d_in, m]` (and `self` restricted alike) → `[n, m]`.
     pub fn encode(&self, sae_in: &Tensor, w_enc: &Tensor) -> Result<Tensor> {
-        let gate_pre = saex_kernels::matmul(&sae_in, w_enc)?.broadcast_add(&self.b_gate)?; // [n, m]
+        let gate_pre = saex_kernels::matmul(sae_in, w_enc)?.broadcast_add(&self.b_gate)?; // [n, m]
         let active = gate_pre.gt(0f64)?.to_dtype(DType::F32)?;
-        let mag_pre = saex_kernels::matmul(&sae_in, &self.w_mag)?.broadcast_add(&self.b_mag)?; // [n, m]
+        let mag_pre = saex_kernels::matmul(sae_in, &self.w_mag)?.broadcast_add(&self.b_mag)?; // [n, m]
         active * mag_pre.relu()?
     }
 

@@ -17,7 +17,7 @@ pub(crate) struct JumpRelu {
 impl JumpRelu {
     /// `sae_in [n, d_in]`, `w_enc [d_in, m]` → `[n, m]`.
     pub fn encode(&self, sae_in: &Tensor, w_enc: &Tensor) -> Result<Tensor> {
-        let hidden_pre = saex_kernels::matmul(&sae_in, w_enc)?.broadcast_add(&self.b_enc)?; // [n, m]
+        let hidden_pre = saex_kernels::matmul(sae_in, w_enc)?.broadcast_add(&self.b_enc)?; // [n, m]
         let mask = hidden_pre.broadcast_gt(&self.threshold)?.to_dtype(DType::F32)?;
         hidden_pre.relu()? * mask
     }

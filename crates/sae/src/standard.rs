@@ -12,7 +12,7 @@ pub(crate) struct Standard {
 impl Standard {
     /// `sae_in [n, d_in]`, `w_enc [d_in, m]` → `[n, m]`.
     pub fn encode(&self, sae_in: &Tensor, w_enc: &Tensor) -> Result<Tensor> {
-        let hidden_pre = saex_kernels::matmul(&sae_in, w_enc)?.broadcast_add(&self.b_enc)?; // [n, m]
+        let hidden_pre = saex_kernels::matmul(sae_in, w_enc)?.broadcast_add(&self.b_enc)?; // [n, m]
         hidden_pre.relu()
     }
 

@@ -30,7 +30,7 @@ impl TopK {
     /// Every feature's pre-activation must be known to pick the top k, so this always
     /// computes all of them: `sae_in [n, d_in]`, `w_enc [d_in, d_sae]`.
     pub fn encode_sparse(&self, sae_in: &Tensor, w_enc: &Tensor) -> Result<SparseActs> {
-        let mut hidden_pre = saex_kernels::matmul(&sae_in, w_enc)?.broadcast_add(&self.b_enc)?; // [n, d_sae]
+        let mut hidden_pre = saex_kernels::matmul(sae_in, w_enc)?.broadcast_add(&self.b_enc)?; // [n, d_sae]
         if let Some(norm) = &self.dec_norm {
             hidden_pre = hidden_pre.broadcast_mul(norm)?;
         }

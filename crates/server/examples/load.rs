@@ -6,6 +6,7 @@
 //!       --addr 127.0.0.1:8080 --path /v1/sae/features/discover --bodies bodies.jsonl --clients 8 --requests 64
 //!
 //! std only: a benchmark client should not share the server's HTTP stack.
+#![allow(clippy::print_stdout)] // a benchmark's result is what it prints
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -80,11 +81,13 @@ fn main() -> std::io::Result<()> {
     let pct = |p: f64| if l.is_empty() { 0.0 } else { l[((p * l.len() as f64).ceil() as usize).clamp(1, l.len()) - 1] };
     let mean = if l.is_empty() { 0.0 } else { l.iter().sum::<f64>() / l.len() as f64 };
     println!(
-        "{{\"clients\": {clients}, \"requests\": {requests}, \"ok\": {}, \"errors\": {}, \"p50_ms\": {:.1}, \"p95_ms\": {:.1}, \"mean_ms\": {:.1}, \"requests_per_s\": {:.2}}}",
+        "{{\"clients\": {clients}, \"requests\": {requests}, \"ok\": {}, \"errors\": {}, \"min_ms\": {:.1}, \"p50_ms\": {:.1}, \"p95_ms\": {:.1}, \"max_ms\": {:.1}, \"mean_ms\": {:.1}, \"requests_per_s\": {:.2}}}",
         l.len(),
         errors.load(Ordering::Relaxed),
+        l.first().copied().unwrap_or(0.0),
         pct(0.5),
         pct(0.95),
+        l.last().copied().unwrap_or(0.0),
         mean,
         l.len() as f64 / wall
     );

@@ -12,6 +12,9 @@
 //! | `POST /v1/sae/features/top` | `TopRequest` → `TopReport` | `top` |
 //! | `POST /v1/tokenize` | `TokenizeRequest` → `Tokenized` | `tokenize` |
 //! | `POST /v1/steer` | `SteerRequest` → `Steered` | `steer` |
+//! | `POST /v1/sae/features/highlight` | `HighlightRequest` → `Highlighted` | `highlight` |
+//! | `GET /v1/features/{sae}/{n}` | a feature's index record (`saex feature --json`) | `feature` |
+//! | `GET /v1/features/{sae}/{n}/dashboard` | its dashboard page (HTML) | `feature` |
 //! | `GET /v1/models` | the loaded model and SAEs | `loaded` |
 //! | `GET /healthz` | `{"status": "ok"}` | |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document | |
@@ -60,11 +63,13 @@ pub struct Options {
     pub timeout: Duration,
     /// Largest request body, in bytes.
     pub body_limit: usize,
+    /// A corpus activation index to answer `/v1/features/...` from, with its labels.
+    pub index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_concurrent: 2, timeout: Duration::from_secs(120), body_limit: 1 << 20 }
+        Options { max_concurrent: 2, timeout: Duration::from_secs(120), body_limit: 1 << 20, index: None }
     }
 }
 
@@ -74,12 +79,24 @@ struct State {
     session: Arc<Session>,
     permits: Arc<Semaphore>,
     timeout: Duration,
+    index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "saex", description = "Find and explain SAE features: one engine function per route, the CLI's JSON."),
-    paths(routes::discover, routes::top, routes::tokenize, routes::steer, routes::models, routes::healthz, routes::openapi),
+    paths(
+        routes::discover,
+        routes::top,
+        routes::tokenize,
+        routes::steer,
+        routes::highlight,
+        routes::feature,
+        routes::dashboard,
+        routes::models,
+        routes::healthz,
+        routes::openapi
+    ),
     components(schemas(ErrorBody))
 )]
 struct ApiDoc;
@@ -107,12 +124,16 @@ async fn log_request(req: Request, next: Next) -> Response {
 
 /// The router over `session`.
 pub fn app(session: Arc<Session>, opts: &Options) -> Router {
-    let state = State { session, permits: Arc::new(Semaphore::new(opts.max_concurrent.max(1))), timeout: opts.timeout };
+    let state =
+        State { session, permits: Arc::new(Semaphore::new(opts.max_concurrent.max(1))), timeout: opts.timeout, index: opts.index.clone() };
     Router::new()
         .route("/v1/sae/features/discover", post(routes::discover))
         .route("/v1/sae/features/top", post(routes::top))
         .route("/v1/tokenize", post(routes::tokenize))
         .route("/v1/steer", post(routes::steer))
+        .route("/v1/sae/features/highlight", post(routes::highlight))
+        .route("/v1/features/{sae}/{feature}", get(routes::feature))
+        .route("/v1/features/{sae}/{feature}/dashboard", get(routes::dashboard))
         .route("/v1/models", get(routes::models))
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(routes::openapi))

@@ -95,6 +95,61 @@ pub(crate) async fn steer(Extract(st): Extract<State>, raw: Result<Bytes, BytesR
     Ok(Json(run(&st, move |s, cancel| saex_engine::steer(s, &req, Some(cancel))).await?))
 }
 
+/// A text's tokens with chosen features' activations (`saex highlight`).
+#[utoipa::path(post, path = "/v1/sae/features/highlight", request_body = saex_engine::HighlightRequest,
+    responses((status = 200, body = saex_engine::Highlighted), (status = 400, body = ErrorBody)))]
+pub(crate) async fn highlight(
+    Extract(st): Extract<State>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<saex_engine::Highlighted>, ApiError> {
+    let req: saex_engine::HighlightRequest = body(raw)?;
+    Ok(Json(run(&st, move |s, _| saex_engine::highlight(s, &req)).await?))
+}
+
+fn index_record(st: &State, sae: &str, feature: &str) -> Result<saex_engine::index_store::FeatureRecord, ApiError> {
+    let Some(ix) = &st.index else {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "this server has no index (start it with saex serve --index DIR)"));
+    };
+    let f: u32 = feature.parse().map_err(|_| ApiError::bad_field("feature", format!("{feature:?} is not a feature id")))?;
+    saex_engine::feature(&ix.0, Some(sae), f, &ix.1).map_err(|e| match e {
+        saex_engine::Error::Field { message, .. } => ApiError::new(StatusCode::NOT_FOUND, message),
+        other => other.into(),
+    })
+}
+
+/// Everything the index knows about a feature (`saex feature --json`).
+#[utoipa::path(get, path = "/v1/features/{sae}/{feature}",
+    params(("sae" = String, Path, description = "the SAE: its id, folder name or Neuronpedia id"), ("feature" = u32, Path, description = "the feature id")),
+    responses((status = 200, body = saex_engine::index_store::FeatureRecord), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(crate) async fn feature(
+    Extract(st): Extract<State>,
+    axum::extract::Path((sae, feature)): axum::extract::Path<(String, String)>,
+) -> Result<Json<saex_engine::index_store::FeatureRecord>, ApiError> {
+    let st2 = st.clone();
+    let r = tokio::task::spawn_blocking(move || index_record(&st2, &sae, &feature)).await.map_err(|e| ApiError::internal(&e))??;
+    Ok(Json(r))
+}
+
+/// The feature's dashboard, a self-contained HTML page.
+#[utoipa::path(get, path = "/v1/features/{sae}/{feature}/dashboard",
+    params(("sae" = String, Path, description = "the SAE"), ("feature" = u32, Path, description = "the feature id")),
+    responses((status = 200, description = "the dashboard page", content_type = "text/html"), (status = 404, body = ErrorBody)))]
+pub(crate) async fn dashboard(
+    Extract(st): Extract<State>,
+    axum::extract::Path((sae, feature)): axum::extract::Path<(String, String)>,
+) -> Result<axum::response::Html<String>, ApiError> {
+    let st2 = st.clone();
+    let page = tokio::task::spawn_blocking(move || -> Result<String, ApiError> {
+        let r = index_record(&st2, &sae, &feature)?;
+        let title = format!("Feature {}{}", r.feature_id, r.label.as_deref().map(|l| format!(" — {l}")).unwrap_or_default());
+        let sae_id = r.sae_id.clone();
+        saex_report::dashboard_page(&title, &sae_id, &[r]).map_err(|e| ApiError::internal(&e))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&e))??;
+    Ok(axum::response::Html(page))
+}
+
 /// The loaded model and SAEs.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = Loaded)))]
 pub(crate) async fn models(Extract(st): Extract<State>) -> Json<Loaded> {

@@ -376,6 +376,9 @@ mod routes {
             ("/v1/sae/features/top", "post"),
             ("/v1/tokenize", "post"),
             ("/v1/steer", "post"),
+            ("/v1/sae/features/highlight", "post"),
+            ("/v1/features/{sae}/{feature}", "get"),
+            ("/v1/features/{sae}/{feature}/dashboard", "get"),
             ("/v1/models", "get"),
             ("/healthz", "get"),
             ("/openapi.json", "get"),
@@ -389,6 +392,15 @@ mod routes {
                 // An empty object: POST routes answer 400 (a required field is missing)
                 // before any model work.
                 let body = if m == Method::POST { Body::from("{}") } else { Body::empty() };
+                if path.contains('{') {
+                    // The index routes of a server without an index: the route answers (404
+                    // saying so), not the fallback.
+                    let uri = path.replace("{sae}", "sae").replace("{feature}", "1");
+                    let (status, v) = send(app(), m, &uri, body).await;
+                    assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {v}");
+                    assert!(v["error"].as_str().unwrap().contains("--index"), "{method} {path}: {v}");
+                    continue;
+                }
                 let (status, v) = send(app(), m, path, body).await;
                 assert!(
                     status != StatusCode::NOT_FOUND && status != StatusCode::METHOD_NOT_ALLOWED,
@@ -461,6 +473,10 @@ mod limits {
 mod schemas {
     use super::*;
 
+    pub fn check(doc: &Value, path: &str, method: &str, status: StatusCode, body: &Value) {
+        validate(doc, path, method, status, body)
+    }
+
     fn validate(doc: &Value, path: &str, method: &str, status: StatusCode, body: &Value) {
         let op = &doc["paths"][path][method];
         let resp = &op["responses"][status.as_str()];
@@ -503,6 +519,8 @@ mod schemas {
                 json!({ "prompt": "x", "features": [{ "feature_id": 99999, "coefficient": 2.0 }] }),
                 StatusCode::BAD_REQUEST,
             ),
+            ("/v1/sae/features/highlight", Method::POST, json!({ "text": "Hello world", "features": [1, 2] }), StatusCode::OK),
+            ("/v1/sae/features/highlight", Method::POST, json!({ "text": "Hello world", "features": [] }), StatusCode::BAD_REQUEST),
             ("/v1/models", Method::GET, Value::Null, StatusCode::OK),
             ("/healthz", Method::GET, Value::Null, StatusCode::OK),
             ("/openapi.json", Method::GET, Value::Null, StatusCode::OK),
@@ -513,5 +531,71 @@ mod schemas {
             assert_eq!(status, want, "{method} {path} {body}: {v}");
             validate(&doc, path, &method.as_str().to_lowercase(), status, &v);
         }
+    }
+}
+
+/// `GET /v1/features/{sae}/{n}` and its dashboard, over an index of the committed corpus
+/// sample built by the engine for this test: the same record as `saex feature --json`.
+mod features {
+    use super::*;
+
+    fn indexed() -> &'static (tempfile::TempDir, Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>) {
+        static IX: OnceLock<(tempfile::TempDir, Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>)> = OnceLock::new();
+        IX.get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let req = saex_engine::IndexBuildRequest {
+                corpus: saex_testutil::root().join("corpus/sample.jsonl"),
+                out: dir.path().to_path_buf(),
+                options: saex_engine::index_store::IndexOptions::default(),
+                shard: saex_engine::index_store::Shard::WHOLE,
+                logits: false,
+                logit_k: 10,
+                checkpoint_secs: 3600,
+            };
+            saex_engine::index_build(&session(), &req, &mut |_| {}).unwrap();
+            let ix = saex_engine::index_store::Index::open(dir.path()).unwrap();
+            let labels = saex_engine::IndexLabels::load(&ix, &[]).unwrap();
+            (dir, Arc::new((ix, labels)))
+        })
+    }
+
+    fn app_ix() -> Router {
+        app_with(saex_server::Options { index: Some(indexed().1.clone()), ..Default::default() })
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_feature_record_is_the_engines() {
+        let ix = indexed().1.clone();
+        let stats = ix.0.all_stats(None).unwrap();
+        let f = stats.iter().max_by_key(|(_, s)| s.firing_count).unwrap().0;
+        let (status, v) = get(app_ix(), &format!("/v1/features/sae/{f}")).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        let want = saex_engine::feature(&ix.0, Some("sae"), f, &ix.1).unwrap();
+        let got: saex_engine::index_store::FeatureRecord = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(got, want);
+        assert!(want.label.is_some() || shipped_labels().get(&f).is_none());
+        let doc = serde_json::to_value(saex_server::openapi()).unwrap();
+        schemas::check(&doc, "/v1/features/{sae}/{feature}", "get", status, &v);
+        // The dashboard page.
+        let req = Request::builder().uri(format!("/v1/features/sae/{f}/dashboard")).body(Body::empty()).unwrap();
+        let res = app_ix().oneshot(req).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(res.headers()[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+        let html = res.into_body().collect().await.unwrap().to_bytes();
+        assert!(String::from_utf8_lossy(&html).contains(&format!("\"feature_id\":{f}")));
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn unknown_features_and_saes_are_404_and_no_index_says_so() {
+        let (status, v) = get(app_ix(), "/v1/features/sae/99999").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("out of range"), "{v}");
+        let (status, v) = get(app_ix(), "/v1/features/nope/1").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{v}");
+        let (status, v) = get(app_ix(), "/v1/features/sae/x").await;
+        assert_eq!((status, v["field"].as_str()), (StatusCode::BAD_REQUEST, Some("feature")), "{v}");
+        let (status, v) = get(app(), "/v1/features/sae/1").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert!(v["error"].as_str().unwrap().contains("--index"), "{v}");
     }
 }

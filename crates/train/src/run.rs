@@ -341,7 +341,8 @@ fn check_options(o: &TrainOptions) -> Result<()> {
     if o.tokens < o.batch as u64 {
         return bad(format!("tokens ({}) must be at least one batch ({})", o.tokens, o.batch));
     }
-    if !(o.lr > 0.0 && o.lr.is_finite()) || !(0.0..=1.0).contains(&o.decay_start) || o.ctx < 2 || o.model_batch == 0 {
+    let lr_ok = o.lr > 0.0 && o.lr.is_finite();
+    if !lr_ok || !(0.0..=1.0).contains(&o.decay_start) || o.ctx < 2 || o.model_batch == 0 {
         return bad("lr must be > 0, decay_start in [0, 1], ctx >= 2, model_batch >= 1".into());
     }
     Ok(())

@@ -347,7 +347,9 @@ impl TopKSae {
         let t = self.step as i32;
         let (c1, c2) = (1.0 - B1.powi(t), 1.0 - B2.powi(t));
         let [m0, v0, m1, v1, m2, v2, m3, v3] = &mut self.adam;
-        let params: [(&mut Vec<f32>, &mut Vec<f32>, &mut Vec<f32>, &Vec<f32>); 4] = [
+        // (parameter, first moment, second moment, gradient)
+        type Slot<'a> = (&'a mut Vec<f32>, &'a mut Vec<f32>, &'a mut Vec<f32>, &'a Vec<f32>);
+        let params: [Slot; 4] = [
             (&mut self.w_enc_t, m0, v0, &grads[0]),
             (&mut self.b_enc, m1, v1, &grads[1]),
             (&mut self.w_dec, m2, v2, &grads[2]),
