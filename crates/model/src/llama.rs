@@ -317,10 +317,10 @@ pub struct Model {
 impl Model {
     /// See [`crate::Model::unembedding`].
     pub fn unembedding(&self) -> Result<crate::Unembedding> {
-        let w_u = match (&self.lm_head, self.cfg.tie_word_embeddings) {
-            (Some(h), _) => h.clone(),
-            (None, true) => self.embed_tokens.dense()?,
-            (None, false) => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
+        // `lm_head` holds the tied table too (as a stored matrix or a view of it).
+        let w_u = match &self.lm_head {
+            Some(h) => h.dense_weight()?,
+            None => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
         };
         Ok(crate::Unembedding { w_u, norm_weight: self.norm.scale().clone(), norm_bias: None })
     }

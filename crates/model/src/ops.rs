@@ -52,6 +52,14 @@ impl Linear {
         Linear { weight: LinearWeight::Dense(weight_t), bias }
     }
 
+    /// The weight as dense f32 `[out, in]` (a dequantized copy when stored quantized).
+    pub fn dense_weight(&self) -> Result<Tensor> {
+        Ok(match &self.weight {
+            LinearWeight::Dense(w_t) => w_t.t()?.contiguous()?,
+            LinearWeight::Stored(q) => q.dequantize()?,
+        })
+    }
+
     /// Output width.
     pub fn d_out(&self) -> usize {
         match &self.weight {
@@ -319,6 +327,14 @@ impl Embedding {
                 let ids = ids.flatten_all()?.to_vec1::<u32>()?;
                 Tensor::from_vec(q.gather_rows(&ids), (b, pos, q.dims().1), &Device::Cpu)?
             }
+        })
+    }
+
+    /// The whole table as f32 `[vocab, d]` (a dequantized copy when stored quantized).
+    pub fn dense(&self) -> Result<Tensor> {
+        Ok(match self {
+            Embedding::Dense(t) => t.clone(),
+            Embedding::Stored(q) => q.dequantize()?,
         })
     }
 
