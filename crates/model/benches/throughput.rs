@@ -10,9 +10,6 @@
 //! runs it next to the Python stack and writes BENCHMARKS.md.
 #![allow(clippy::print_stdout)] // a benchmark's result is what it prints
 
-// A benchmark binary: its output is the JSON it prints.
-#![allow(clippy::print_stdout)]
-
 use std::time::Instant;
 
 // As in the `saex` binary: an allocator that reuses freed blocks. glibc returns every
