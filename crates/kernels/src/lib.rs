@@ -6,10 +6,15 @@
 //! - [`matmul`]: 2-D f32 matmul through faer. On this 2-core AVX-512 machine faer reaches
 //!   ~225 GFLOP/s on one core against ~120 for the gemm crate candle uses (its stable build has
 //!   no AVX-512 kernel); the linear layers are most of a forward pass.
+//! - [`quant::QMatrix`]: weights kept in their stored GGUF blocks (Q4_0 ... Q8_K) or as
+//!   F16/BF16, multiplied with f32 activations by kernels that dequantize on the fly
+//!   (vectorized for AVX-512, AVX2 and NEON, chosen at run time).
 //! - [`gelu_tanh`]: the tanh-approximation GELU (`gelu_new`, `gelu_pytorch_tanh`) over all
 //!   cores; candle's runs on one thread and took ~12% of a GPT-2 forward pass.
 
 #![deny(missing_docs)]
+
+pub mod quant;
 
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Shape, Tensor};
 use rayon::prelude::*;

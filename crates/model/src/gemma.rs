@@ -108,12 +108,7 @@ impl Config {
         let n_heads = g.meta_usize(&k("attention.head_count"))?;
         let hidden = g.meta_usize(&k("embedding_length"))?;
         let head_dim = g.meta_usize(&k("attention.key_length")).unwrap_or(hidden / n_heads);
-        let vocab = g
-            .content
-            .tensor_infos
-            .get("token_embd.weight")
-            .map(|t| t.shape.dims()[0])
-            .ok_or_else(|| Error::MissingTensor { path: g.path.clone(), name: "token_embd.weight".into() })?;
+        let vocab = g.rows_of("token_embd.weight")?;
         let theta = g.meta_f64(&k("rope.freq_base")).unwrap_or(10_000.0);
         let softcap = |key: &str| g.meta_f64(&k(key)).ok();
         let gemma3 = arch == "gemma3";
@@ -332,8 +327,7 @@ pub struct Model {
     embed_tokens: Embedding, // [vocab, d_model]
     blocks: Vec<Block>,      // possibly fewer than num_hidden_layers: see LoadOptions
     norm: RmsNorm,
-    lm_head: Option<Tensor>, // None: tied to embed_tokens, or not loaded
-    tied: bool,
+    lm_head: Option<Linear>, // the unembedding (tied: the embedding table); None: not loaded
     rotary_full: Rotary,
     rotary_sliding: Rotary,
 }
@@ -341,10 +335,10 @@ pub struct Model {
 impl Model {
     /// See [`crate::Model::unembedding`].
     pub fn unembedding(&self) -> Result<crate::Unembedding> {
-        let w_u = match (&self.lm_head, self.tied) {
-            (Some(h), _) => h.clone(),
-            (None, true) => self.embed_tokens.dense()?,
-            (None, false) => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
+        // `lm_head` holds the tied table too (as a stored matrix or a view of it).
+        let w_u = match &self.lm_head {
+            Some(h) => h.dense_weight()?,
+            None => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
         };
         Ok(crate::Unembedding { w_u, norm_weight: self.norm.scale().clone(), norm_bias: None })
     }
@@ -357,7 +351,7 @@ impl Model {
         let blocks = (0..opts.blocks_of(cfg.num_hidden_layers)).map(|l| Block::load(&cfg, w, l, plus_one)).collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, plus_one)?;
         let tied = !w.contains("lm_head.weight");
-        let lm_head = if opts.logits && !tied { Some(w.get("lm_head.weight", &[v, d])?) } else { None };
+        let lm_head = ops::load_head(w, opts, &embed_tokens, "lm_head.weight", [v, d], tied)?;
         Ok(Model {
             rotary_full: cfg.rope_full.rotary(cfg.head_dim),
             rotary_sliding: cfg.rope_sliding.rotary(cfg.head_dim),
@@ -366,7 +360,6 @@ impl Model {
             blocks,
             norm,
             lm_head,
-            tied,
         })
     }
 
@@ -381,11 +374,24 @@ impl Model {
         &self,
         ids: &Tensor,
         start: usize,
-        mut cache: Option<&mut KvCache>,
+        cache: Option<&mut KvCache>,
         cap: &mut Capture,
         stop: Stop,
     ) -> Result<Option<Tensor>> {
-        check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.tied)?;
+        self.forward_logits(ids, start, cache, cap, stop, false)
+    }
+
+    /// [`Model::forward`]; `last_only`: logits of the last position only (`[batch, 1, vocab]`).
+    pub(crate) fn forward_logits(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        mut cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+        last_only: bool,
+    ) -> Result<Option<Tensor>> {
+        check_stop(stop, self.blocks.len(), self.lm_head.is_some())?;
         let t = ids.dim(1)?;
         let scale = (self.cfg.hidden_size as f64).sqrt() as f32 as f64;
         let embed = (self.embed_tokens.lookup(ids)? * scale)?; // [batch, pos, d_model]
@@ -415,7 +421,8 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        let logits = ops::unembed(self.lm_head.as_ref(), &self.embed_tokens, &self.norm.forward(&x)?)?;
+        let head = self.lm_head.as_ref().ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
+        let logits = ops::unembed(head, &self.norm.forward(&x)?, last_only)?;
         let logits = ops::softcap(&logits, self.cfg.final_logit_softcapping)?;
         Ok(Some(logits))
     }

@@ -116,9 +116,9 @@ pub fn generate(
         let start = cache.len();
         let ids = ids_tensor(&[input.clone()])?;
         let logits = model
-            .forward(&ids, start, Some(&mut cache), &mut cap, stop)?
+            .forward_last(&ids, start, Some(&mut cache), &mut cap, stop)?
             .ok_or_else(|| Error::Invalid("model returned no logits".into()))?;
-        let last: Tensor = logits.get(0)?.get(input.len() - 1)?; // [vocab]
+        let last: Tensor = logits.get(0)?.get(0)?; // [vocab]: the last position's
         let last = last.squeeze(D::Minus1).unwrap_or(last);
         let next = sample(&last.to_vec1::<f32>()?, s, &mut rng);
         out.push(next);

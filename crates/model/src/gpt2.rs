@@ -175,6 +175,7 @@ pub struct Model {
     wpe: Tensor,        // [n_ctx, d_model]
     blocks: Vec<Block>, // possibly fewer than n_layer: see LoadOptions
     ln_f: LayerNorm,
+    head: Option<Linear>, // the tied unembedding; None: not loaded
 }
 
 impl Model {
@@ -193,7 +194,8 @@ impl Model {
         let wpe = w.get(&format!("{prefix}wpe.weight"), &[cfg.n_positions, d])?;
         let blocks = (0..opts.blocks_of(cfg.n_layer)).map(|l| Block::load(&cfg, w, prefix, l)).collect::<Result<Vec<_>>>()?;
         let ln_f = LayerNorm::load(w, &format!("{prefix}ln_f"), d, cfg.layer_norm_epsilon)?;
-        Ok(Model { cfg, wte, wpe, blocks, ln_f })
+        let head = ops::load_head(w, opts, &wte, "lm_head.weight", [cfg.vocab_size, d], true)?;
+        Ok(Model { cfg, wte, wpe, blocks, ln_f, head })
     }
 
     /// The config.
@@ -207,11 +209,24 @@ impl Model {
         &self,
         ids: &Tensor,
         start: usize,
-        mut cache: Option<&mut KvCache>,
+        cache: Option<&mut KvCache>,
         cap: &mut Capture,
         stop: Stop,
     ) -> Result<Option<Tensor>> {
-        check_stop(stop, self.blocks.len(), true)?;
+        self.forward_logits(ids, start, cache, cap, stop, false)
+    }
+
+    /// [`Model::forward`]; `last_only`: logits of the last position only (`[batch, 1, vocab]`).
+    pub(crate) fn forward_logits(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        mut cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+        last_only: bool,
+    ) -> Result<Option<Tensor>> {
+        check_stop(stop, self.blocks.len(), self.head.is_some())?;
         let (b, t) = ids.dims2()?;
         let embed = self.wte.lookup(ids)?; // [batch, pos, d_model]
         let embed = cap.hook(Hook::Embed, embed)?;
@@ -231,6 +246,7 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        Ok(Some(ops::unembed(None, &self.wte, &self.ln_f.forward(&x)?)?))
+        let head = self.head.as_ref().ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
+        Ok(Some(ops::unembed(head, &self.ln_f.forward(&x)?, last_only)?))
     }
 }

@@ -28,6 +28,7 @@ pub mod config;
 pub mod error;
 pub mod gemma;
 pub mod generate;
+pub mod gguf;
 pub mod gpt2;
 pub mod llama;
 pub mod load;
@@ -78,6 +79,38 @@ pub struct Stop {
     pub logits: bool,
 }
 
+/// The type weight matrices are kept in while the model runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dtype {
+    /// As the file stores them: GGUF quantized blocks, F16/BF16, read by kernels that
+    /// dequantize on the fly with f32 activations and sums. Memory is the file's size.
+    #[default]
+    Stored,
+    /// Dequantized to f32 at load (4-8× the memory of a quantized file; the reference path).
+    F32,
+}
+
+impl std::str::FromStr for Dtype {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Dtype> {
+        match s {
+            "stored" | "auto" | "quantized" => Ok(Dtype::Stored),
+            "f32" | "float32" => Ok(Dtype::F32),
+            other => Err(Error::Invalid(format!("unknown dtype `{other}` (expected `stored` or `f32`)"))),
+        }
+    }
+}
+
+impl std::fmt::Display for Dtype {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Dtype::Stored => "stored",
+            Dtype::F32 => "f32",
+        })
+    }
+}
+
 /// Which weights to load. A capture that stops at block 6 of 18 needs neither the later
 /// blocks nor the unembedding; not loading them keeps peak memory to what the run touches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,21 +119,34 @@ pub struct LoadOptions {
     pub blocks: Option<usize>,
     /// Load what logits need (all blocks, final norm and unembedding).
     pub logits: bool,
+    /// The type matrices are kept in ([`Dtype::Stored`] unless asked otherwise).
+    pub dtype: Dtype,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions::all()
+    }
 }
 
 impl LoadOptions {
     /// Everything: any hook and logits.
     pub fn all() -> LoadOptions {
-        LoadOptions { blocks: None, logits: true }
+        LoadOptions { blocks: None, logits: true, dtype: Dtype::Stored }
     }
 
     /// Just what `hooks` (and logits, if asked) need.
     pub fn for_hooks(hooks: &[Hook], logits: bool) -> LoadOptions {
         if logits || hooks.contains(&Hook::LnFinalNormalized) {
-            return LoadOptions { blocks: None, logits };
+            return LoadOptions { blocks: None, logits, dtype: Dtype::Stored };
         }
         let blocks = hooks.iter().map(|h| h.blocks_needed(usize::MAX)).max().unwrap_or(0);
-        LoadOptions { blocks: Some(blocks), logits: false }
+        LoadOptions { blocks: Some(blocks), logits: false, dtype: Dtype::Stored }
+    }
+
+    /// The same options with matrices kept in `dtype` (`--dtype f32`).
+    pub fn with_dtype(self, dtype: Dtype) -> LoadOptions {
+        LoadOptions { dtype, ..self }
     }
 
     /// The number of blocks to load out of `n_layers`.
@@ -239,6 +285,23 @@ impl Model {
             Arch::Gpt2(m) => m.forward(ids, start, cache, cap, stop),
             Arch::Gemma(m) => m.forward(ids, start, cache, cap, stop),
             Arch::Llama(m) => m.forward(ids, start, cache, cap, stop),
+        }
+    }
+
+    /// [`Model::forward`] returning only the last position's logits (`[batch, 1, vocab]`):
+    /// what decoding needs, without the unembedding of every prompt position.
+    pub fn forward_last(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+    ) -> Result<Option<Tensor>> {
+        match &self.arch {
+            Arch::Gpt2(m) => m.forward_logits(ids, start, cache, cap, stop, true),
+            Arch::Gemma(m) => m.forward_logits(ids, start, cache, cap, stop, true),
+            Arch::Llama(m) => m.forward_logits(ids, start, cache, cap, stop, true),
         }
     }
 

@@ -10,7 +10,7 @@ use saex_hooks::{Capture, Hook};
 use crate::config::{HfConfig, Rope};
 use crate::error::{Error, Result};
 use crate::ops::{self, attention, attention_mask, split_heads, Embedding, KvCache, Linear, RmsNorm, Rotary};
-use crate::weights::{GgufFile, Weights};
+use crate::weights::{GgufFile, Mat, Weights};
 use crate::{check_stop, Dims, LoadOptions, Stop};
 
 /// Hyper-parameters (HF `config.json` keys).
@@ -78,12 +78,7 @@ impl Config {
         let k = |s: &str| format!("{arch}.{s}");
         let hidden = g.meta_usize(&k("embedding_length"))?;
         let n_heads = g.meta_usize(&k("attention.head_count"))?;
-        let vocab = g
-            .content
-            .tensor_infos
-            .get("token_embd.weight")
-            .map(|t| t.shape.dims()[0])
-            .ok_or_else(|| Error::MissingTensor { path: g.path.clone(), name: "token_embd.weight".into() })?;
+        let vocab = g.rows_of("token_embd.weight")?;
         Ok(Config {
             model_type: arch.to_string(),
             hidden_size: hidden,
@@ -96,7 +91,7 @@ impl Config {
             vocab_size: vocab,
             max_position_embeddings: g.meta_usize(&k("context_length"))?,
             attention_bias: arch == "qwen2",
-            tie_word_embeddings: !g.content.tensor_infos.contains_key("output.weight"),
+            tie_word_embeddings: !g.tensors.contains_key("output.weight"),
             rope: Rope::Default { theta: g.meta_f64(&k("rope.freq_base"))? },
         })
     }
@@ -149,10 +144,22 @@ pub fn gguf_name(hf: &str) -> Option<String> {
 
 /// llama.cpp stores Llama's q/k rows permuted for its interleaved rotary; undo it as
 /// transformers' `reverse_permute_weights` does, so one rotary layout serves both formats.
-fn unpermute(w: Tensor, n_head: usize) -> Result<Tensor> {
-    let (rows, cols) = w.dims2()?;
-    let half = rows / n_head / 2;
-    Ok(w.reshape((n_head, half, 2, cols))?.transpose(1, 2)?.reshape((rows, cols))?)
+/// Whole rows move, so a quantized matrix is permuted in its stored blocks.
+fn unpermute(w: Mat, n_head: usize) -> Result<Mat> {
+    Ok(match w {
+        Mat::Dense(w) => {
+            let (rows, cols) = w.dims2()?;
+            let half = rows / n_head / 2;
+            Mat::Dense(w.reshape((n_head, half, 2, cols))?.transpose(1, 2)?.reshape((rows, cols))?)
+        }
+        Mat::Stored(q) => {
+            // Row (h, j, i) of the result is row (h, i, j) of the stored [n_head, half, 2].
+            let half = q.dims().0 / n_head / 2;
+            let perm: Vec<usize> =
+                (0..n_head).flat_map(|h| (0..2).flat_map(move |j| (0..half).map(move |i| (h * half + i) * 2 + j))).collect();
+            Mat::Stored(q.permute_rows(&perm))
+        }
+    })
 }
 
 struct Attention {
@@ -172,8 +179,8 @@ impl Attention {
         let (d, hd) = (cfg.hidden_size, cfg.head_dim);
         let (nh, nkv) = (cfg.num_attention_heads, cfg.num_key_value_heads);
         let bias = cfg.attention_bias;
-        let mut qw = w.get(&format!("{p}.q_proj.weight"), &[nh * hd, d])?;
-        let mut kw = w.get(&format!("{p}.k_proj.weight"), &[nkv * hd, d])?;
+        let mut qw = w.matrix(&format!("{p}.q_proj.weight"), [nh * hd, d])?;
+        let mut kw = w.matrix(&format!("{p}.k_proj.weight"), [nkv * hd, d])?;
         if w.is_gguf() && cfg.model_type == "llama" {
             qw = unpermute(qw, nh)?;
             kw = unpermute(kw, nkv)?;
@@ -185,8 +192,8 @@ impl Attention {
                 Ok(None)
             }
         };
-        let q_proj = Linear::new(qw, bias_of("q_proj", nh * hd)?)?;
-        let k_proj = Linear::new(kw, bias_of("k_proj", nkv * hd)?)?;
+        let q_proj = Linear::from_mat(qw, bias_of("q_proj", nh * hd)?)?;
+        let k_proj = Linear::from_mat(kw, bias_of("k_proj", nkv * hd)?)?;
         Ok(Attention {
             layer: l,
             q_proj,
@@ -303,17 +310,17 @@ pub struct Model {
     embed_tokens: Embedding, // [vocab, d_model]
     blocks: Vec<Block>,      // possibly fewer than num_hidden_layers: see LoadOptions
     norm: RmsNorm,
-    lm_head: Option<Tensor>, // None: tied to embed_tokens, or not loaded
+    lm_head: Option<Linear>, // the unembedding (tied: the embedding table); None: not loaded
     rotary: Rotary,
 }
 
 impl Model {
     /// See [`crate::Model::unembedding`].
     pub fn unembedding(&self) -> Result<crate::Unembedding> {
-        let w_u = match (&self.lm_head, self.cfg.tie_word_embeddings) {
-            (Some(h), _) => h.clone(),
-            (None, true) => self.embed_tokens.dense()?,
-            (None, false) => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
+        // `lm_head` holds the tied table too (as a stored matrix or a view of it).
+        let w_u = match &self.lm_head {
+            Some(h) => h.dense_weight()?,
+            None => return Err(Error::Invalid("this model was loaded without its unembedding; load it with logits".into())),
         };
         Ok(crate::Unembedding { w_u, norm_weight: self.norm.scale().clone(), norm_bias: None })
     }
@@ -324,7 +331,7 @@ impl Model {
         let embed_tokens = w.embedding("model.embed_tokens.weight", &[v, d])?;
         let blocks = (0..opts.blocks_of(cfg.num_hidden_layers)).map(|l| Block::load(&cfg, w, l)).collect::<Result<Vec<_>>>()?;
         let norm = RmsNorm::load(w, "model.norm", d, cfg.rms_norm_eps, false)?;
-        let lm_head = if opts.logits && !cfg.tie_word_embeddings { Some(w.get("lm_head.weight", &[v, d])?) } else { None };
+        let lm_head = ops::load_head(w, opts, &embed_tokens, "lm_head.weight", [v, d], cfg.tie_word_embeddings)?;
         Ok(Model { rotary: cfg.rope.rotary(cfg.head_dim), cfg, embed_tokens, blocks, norm, lm_head })
     }
 
@@ -339,11 +346,24 @@ impl Model {
         &self,
         ids: &Tensor,
         start: usize,
-        mut cache: Option<&mut KvCache>,
+        cache: Option<&mut KvCache>,
         cap: &mut Capture,
         stop: Stop,
     ) -> Result<Option<Tensor>> {
-        check_stop(stop, self.blocks.len(), self.lm_head.is_some() || self.cfg.tie_word_embeddings)?;
+        self.forward_logits(ids, start, cache, cap, stop, false)
+    }
+
+    /// [`Model::forward`]; `last_only`: logits of the last position only (`[batch, 1, vocab]`).
+    pub(crate) fn forward_logits(
+        &self,
+        ids: &Tensor,
+        start: usize,
+        mut cache: Option<&mut KvCache>,
+        cap: &mut Capture,
+        stop: Stop,
+        last_only: bool,
+    ) -> Result<Option<Tensor>> {
+        check_stop(stop, self.blocks.len(), self.lm_head.is_some())?;
         let t = ids.dim(1)?;
         let embed = self.embed_tokens.lookup(ids)?; // [batch, pos, d_model]
         let embed = cap.hook(Hook::Embed, embed)?;
@@ -362,6 +382,7 @@ impl Model {
         if !stop.logits {
             return Ok(None);
         }
-        Ok(Some(ops::unembed(self.lm_head.as_ref(), &self.embed_tokens, &self.norm.forward(&x)?)?))
+        let head = self.lm_head.as_ref().ok_or_else(|| Error::Invalid("no unembedding loaded".into()))?;
+        Ok(Some(ops::unembed(head, &self.norm.forward(&x)?, last_only)?))
     }
 }

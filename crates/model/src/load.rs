@@ -86,7 +86,7 @@ fn load_hf_dir(dir: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
         "gemma3_text" => "gemma3",
         other => other,
     };
-    let weights = Weights::open_hf_dir(dir)?;
+    let weights = Weights::open_hf_dir(dir)?.with_dtype(opts.dtype);
     let arch = match arch_name {
         "gpt2" => Arch::Gpt2(gpt2::Model::load(gpt2::Config::from_hf(&cfg)?, &weights, opts)?),
         "gemma2" | "gemma3" => Arch::Gemma(gemma::Model::load(gemma::Config::from_hf(&cfg, arch_name)?, &weights, opts)?),
@@ -107,6 +107,9 @@ fn load_hf_dir(dir: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
 
 fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let gguf = GgufFile::open(path)?;
+    // Before anything else: a piece of a model fails on its missing keys or tensors
+    // otherwise, with a message that does not say why.
+    gguf.check_complete()?;
     let arch_name = gguf
         .meta("general.architecture")?
         .to_string()
@@ -118,11 +121,11 @@ fn load_gguf(path: &Path, source: &str, opts: LoadOptions) -> Result<Model> {
     let arch = match arch_name.as_str() {
         "gemma2" | "gemma3" => {
             let cfg = gemma::Config::from_gguf(&gguf, &arch_name)?;
-            Arch::Gemma(gemma::Model::load(cfg, &Weights::open_gguf(gguf, gemma::gguf_name), opts)?)
+            Arch::Gemma(gemma::Model::load(cfg, &Weights::open_gguf(gguf, gemma::gguf_name)?.with_dtype(opts.dtype), opts)?)
         }
         "llama" | "qwen2" => {
             let cfg = llama::Config::from_gguf(&gguf, &arch_name)?;
-            Arch::Llama(llama::Model::load(cfg, &Weights::open_gguf(gguf, llama::gguf_name), opts)?)
+            Arch::Llama(llama::Model::load(cfg, &Weights::open_gguf(gguf, llama::gguf_name)?.with_dtype(opts.dtype), opts)?)
         }
         other => return Err(Error::UnsupportedArch { arch: other.to_string() }),
     };

@@ -1,39 +1,71 @@
 //! Building blocks shared by the architecture files: dense linear layers, norms, rotary
 //! embeddings, causal (optionally sliding-window) attention and the KV cache.
 //!
-//! Everything runs in f32 on the CPU. Shapes follow TransformerLens naming in comments:
+//! Activations are f32 on the CPU; matrices are f32 or kept in their stored type. Shapes follow TransformerLens naming in comments:
 //! `[batch, pos, d_model]`, `[batch, head, pos, d_head]`.
 
-use std::sync::OnceLock;
-
-use candle_core::quantized::QTensor;
 use candle_core::{DType, Device, Tensor, D};
+use saex_kernels::quant::QMatrix;
 
 use crate::error::Result;
-use crate::weights::Weights;
+use crate::weights::{Mat, Weights};
 
 /// `y = x Wᵀ + b` with `W` stored `[out, in]` as in PyTorch.
+///
+/// The weight is either dense f32 or kept in its stored type (quantized GGUF blocks,
+/// F16/BF16) and read by `saex_kernels::quant`: one forward per architecture serves both.
 pub struct Linear {
-    weight_t: Tensor, // [in, out], contiguous: the layout gemm reads fastest
+    weight: LinearWeight,
     bias: Option<Tensor>,
 }
 
+enum LinearWeight {
+    /// `[in, out]`: contiguous, or a transposed view of a shared `[out, in]` table.
+    Dense(Tensor),
+    /// `[out, in]` in its stored blocks.
+    Stored(QMatrix),
+}
+
 impl Linear {
-    /// Load `{prefix}.weight` `[out, in]` and, if present (or `bias` is true), `{prefix}.bias`.
+    /// Load `{prefix}.weight` `[out, in]` and, if `bias`, `{prefix}.bias`.
     pub fn load(w: &Weights, prefix: &str, d_in: usize, d_out: usize, bias: bool) -> Result<Linear> {
-        let weight = w.get(&format!("{prefix}.weight"), &[d_out, d_in])?;
+        let weight = w.matrix(&format!("{prefix}.weight"), [d_out, d_in])?;
         let bias = if bias { Some(w.get(&format!("{prefix}.bias"), &[d_out])?) } else { None };
-        Linear::new(weight, bias)
+        Linear::from_mat(weight, bias)
     }
 
     /// From an `[out, in]` weight.
     pub fn new(weight: Tensor, bias: Option<Tensor>) -> Result<Linear> {
-        Ok(Linear { weight_t: weight.t()?.contiguous()?, bias })
+        Ok(Linear { weight: LinearWeight::Dense(weight.t()?.contiguous()?), bias })
+    }
+
+    /// From a matrix as [`Weights::matrix`] gives it.
+    pub fn from_mat(weight: Mat, bias: Option<Tensor>) -> Result<Linear> {
+        match weight {
+            Mat::Dense(t) => Linear::new(t, bias),
+            Mat::Stored(q) => Ok(Linear { weight: LinearWeight::Stored(q), bias }),
+        }
     }
 
     /// From an `[in, out]` weight (GPT-2's Conv1D layout).
     pub fn from_in_out(weight_t: Tensor, bias: Option<Tensor>) -> Linear {
-        Linear { weight_t, bias }
+        Linear { weight: LinearWeight::Dense(weight_t), bias }
+    }
+
+    /// The weight as dense f32 `[out, in]` (a dequantized copy when stored quantized).
+    pub fn dense_weight(&self) -> Result<Tensor> {
+        Ok(match &self.weight {
+            LinearWeight::Dense(w_t) => w_t.t()?.contiguous()?,
+            LinearWeight::Stored(q) => q.dequantize()?,
+        })
+    }
+
+    /// Output width.
+    pub fn d_out(&self) -> usize {
+        match &self.weight {
+            LinearWeight::Dense(t) => t.dims()[1],
+            LinearWeight::Stored(q) => q.dims().0,
+        }
     }
 
     /// `[..., in]` → `[..., out]`
@@ -41,14 +73,18 @@ impl Linear {
         let dims = x.dims().to_vec();
         let d_in = dims[dims.len() - 1];
         let rows = x.elem_count() / d_in;
-        let y = saex_kernels::matmul(&x.reshape((rows, d_in))?, &self.weight_t)?;
+        let x2 = x.reshape((rows, d_in))?;
+        let y = match &self.weight {
+            LinearWeight::Dense(w) => saex_kernels::matmul(&x2, w)?,
+            LinearWeight::Stored(q) => q.matmul_t(&x2)?,
+        };
         let y = match &self.bias {
             Some(b) => y.broadcast_add(b)?,
             None => y,
         };
         let mut out = dims;
         let last = out.len() - 1;
-        out[last] = self.weight_t.dim(1)?;
+        out[last] = self.d_out();
         Ok(y.reshape(out)?)
     }
 }
@@ -269,57 +305,85 @@ pub fn split_heads(x: &Tensor, n_head: usize, d_head: usize) -> Result<Tensor> {
 
 /// A token-embedding table `[vocab, d_model]`.
 ///
-/// A quantized GGUF table stays quantized: lookups dequantize only the rows they need, and
-/// the dense f32 table is made once, on first use, only if the model is asked for logits
-/// (tied unembedding). Gemma 3 270M's table is 671 MB in f32 against 178 MB in Q8_0, which is
-/// most of the memory of a capture that stops at block 6.
+/// A quantized GGUF (or F16/BF16) table stays as stored: lookups dequantize only the rows
+/// they need. Gemma 3 270M's table is 671 MB in f32 against 178 MB in Q8_0, which is most of
+/// the memory of a capture that stops at block 6; tied to the unembedding
+/// ([`Embedding::unembedding`]) it is also the largest read of every generated token, which
+/// the quantized kernels read in its stored 178 MB.
 pub enum Embedding {
     /// f32 rows.
     Dense(Tensor),
-    /// Quantized rows.
-    Quantized {
-        /// The stored table.
-        table: QTensor,
-        /// The dequantized table, once needed.
-        dense: OnceLock<Tensor>,
-    },
+    /// Stored rows.
+    Stored(QMatrix),
 }
 
 impl Embedding {
     /// `ids` `[batch, pos]` (u32) → `[batch, pos, d]`.
     pub fn lookup(&self, ids: &Tensor) -> Result<Tensor> {
+        let (b, pos) = ids.dims2()?;
         Ok(match self {
-            Embedding::Dense(t) => {
-                let (b, pos) = ids.dims2()?;
-                t.index_select(&ids.flatten_all()?, 0)?.reshape((b, pos, t.dim(1)?))?
+            Embedding::Dense(t) => t.index_select(&ids.flatten_all()?, 0)?.reshape((b, pos, t.dim(1)?))?,
+            Embedding::Stored(q) => {
+                let ids = ids.flatten_all()?.to_vec1::<u32>()?;
+                Tensor::from_vec(q.gather_rows(&ids), (b, pos, q.dims().1), &Device::Cpu)?
             }
-            Embedding::Quantized { table, .. } => table.embedding(ids)?,
         })
     }
 
-    /// The whole table as f32 `[vocab, d]`.
+    /// The whole table as f32 `[vocab, d]` (a dequantized copy when stored quantized).
     pub fn dense(&self) -> Result<Tensor> {
-        match self {
-            Embedding::Dense(t) => Ok(t.clone()),
-            Embedding::Quantized { table, dense } => {
-                if let Some(t) = dense.get() {
-                    return Ok(t.clone());
-                }
-                let t = table.dequantize(&Device::Cpu)?;
-                Ok(dense.get_or_init(|| t).clone())
-            }
-        }
+        Ok(match self {
+            Embedding::Dense(t) => t.clone(),
+            Embedding::Stored(q) => q.dequantize()?,
+        })
+    }
+
+    /// The tied unembedding `x Eᵀ`: the same stored table, or (`dtype` f32) a dense copy.
+    pub fn unembedding(&self, dtype: crate::Dtype) -> Result<Linear> {
+        Ok(match (self, dtype) {
+            (Embedding::Stored(q), crate::Dtype::Stored) => Linear { weight: LinearWeight::Stored(q.clone()), bias: None },
+            (Embedding::Stored(q), crate::Dtype::F32) => Linear::from_in_out(q.dequantize()?.t()?, None),
+            (Embedding::Dense(t), _) => Linear::from_in_out(t.t()?, None),
+        })
     }
 }
 
-/// The unembedding `[vocab, d_model]`: its own matrix, or the embedding table when tied.
-pub fn unembed(lm_head: Option<&Tensor>, embed: &Embedding, x: &Tensor) -> Result<Tensor> {
-    let (b, t, d) = x.dims3()?;
-    let head = match lm_head {
-        Some(h) => h.clone(),
-        None => embed.dense()?,
-    };
-    Ok(saex_kernels::matmul(&x.reshape((b * t, d))?, &head.t()?)?.reshape((b, t, ()))?)
+/// The unembedding a model needs for `opts`: its own `lm_head` (`[vocab, d]`) when it has
+/// one and logits are wanted, else the tied embedding table. A stored (quantized) table
+/// serves as its own unembedding at no cost, so it is kept even when `opts` asks for no
+/// logits; a dense f32 copy is made only when logits are wanted.
+pub fn load_head(
+    w: &Weights,
+    opts: crate::LoadOptions,
+    embed: &Embedding,
+    name: &str,
+    shape: [usize; 2],
+    tied: bool,
+) -> Result<Option<Linear>> {
+    if !tied {
+        return if opts.logits {
+            Ok(Some(Linear::load(w, name.trim_end_matches(".weight"), shape[1], shape[0], false)?))
+        } else {
+            Ok(None)
+        };
+    }
+    let free = !matches!((embed, w.dtype()), (Embedding::Stored(_), crate::Dtype::F32));
+    if opts.logits || free {
+        Ok(Some(embed.unembedding(w.dtype())?))
+    } else {
+        Ok(None)
+    }
+}
+
+/// Logits `[batch, pos, vocab]` from the final normalized residual, or only the last
+/// position's (`[batch, 1, vocab]`) when `last_only`: decoding needs just that row, and the
+/// unembedding is the largest product of the model (262k outputs on Gemma 3).
+pub fn unembed(head: &Linear, x: &Tensor, last_only: bool) -> Result<Tensor> {
+    let t = x.dim(1)?;
+    if last_only && t > 1 {
+        return head.forward(&x.narrow(1, t - 1, 1)?.contiguous()?);
+    }
+    head.forward(x)
 }
 
 /// Final-logit soft-capping `tanh(x / cap) * cap` (Gemma 2).

@@ -190,3 +190,31 @@ fn an_edit_at_resid_post_equals_the_same_edit_at_the_next_resid_pre() {
     assert_close(&at_pre, &at_post, common::Tol(0.0), "same edit, same point");
     assert!(common::rel_err(&at_pre, &clean) > 1e-2, "the edit changed nothing");
 }
+
+#[test]
+fn bf16_and_f16_checkpoints_stay_half_and_agree_with_their_f32_dequantization() {
+    // The tiny Llama and Gemma 3 saved in bf16 / f16 (as most hub checkpoints are): the
+    // default path keeps the matrices half-precision and reads them with the kernels; the
+    // f32 path converts at load. Same weights, so only summation order may differ.
+    for (arch, dtype) in [("llama", DType::BF16), ("gemma3", DType::F16)] {
+        let src = root().join(format!("fixtures/parity/tiny/{arch}"));
+        let dir = std::env::temp_dir().join(format!("saex-half-{arch}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for f in ["config.json", "tokenizer.json"] {
+            std::fs::copy(src.join(f), dir.join(f)).unwrap();
+        }
+        let tensors = candle_core::safetensors::load(src.join("model.safetensors"), &Device::Cpu).unwrap();
+        let half: std::collections::HashMap<String, Tensor> = tensors.into_iter().map(|(k, v)| (k, v.to_dtype(dtype).unwrap())).collect();
+        candle_core::safetensors::save(&half, dir.join("model.safetensors")).unwrap();
+        let seqs = vec![ids(&reference(arch).tensors["p1.tokens"])];
+        let hooks = [Hook::ResidPost(0), Hook::MlpPost(1)];
+        let load = |d| Model::load_with(dir.to_str().unwrap(), saex_model::LoadOptions::all().with_dtype(d)).unwrap();
+        let a = load(saex_model::Dtype::Stored).run(&seqs, &hooks, true).unwrap().remove(0);
+        let b = load(saex_model::Dtype::F32).run(&seqs, &hooks, true).unwrap().remove(0);
+        for ((h, x), (_, y)) in a.hooks.iter().zip(&b.hooks) {
+            assert_close(x, y, common::Tol(1e-5), &format!("{arch} {dtype:?} {h}"));
+        }
+        assert_close(a.logits.as_ref().unwrap(), b.logits.as_ref().unwrap(), common::Tol(1e-5), &format!("{arch} {dtype:?} logits"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

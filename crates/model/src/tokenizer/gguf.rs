@@ -425,7 +425,18 @@ pub(super) fn build_from_meta(meta: &GgufTokenizerMeta) -> Result<Built, Tokeniz
         Flavor::ByteLevel => meta
             .tokens
             .iter()
-            .map(|t| if in_alphabet(t) { t.clone() } else { t.bytes().map(|b| byte_chars[b as usize]).collect() })
+            .enumerate()
+            .map(|(i, t)| {
+                // The named specials (bos, eos, unk, pad) keep their text even outside the
+                // byte alphabet (DeepSeek-R1's `<｜begin▁of▁sentence｜>`): they are added as
+                // special tokens below, which needs the vocabulary to know them by that text.
+                let named = [meta.bos_id, meta.eos_id, meta.unk_id, meta.pad_id].contains(&Some(i as u32));
+                if in_alphabet(t) || named {
+                    t.clone()
+                } else {
+                    t.bytes().map(|b| byte_chars[b as usize]).collect()
+                }
+            })
             .collect(),
         _ => meta.tokens.clone(),
     };
