@@ -94,6 +94,25 @@ const KINDS = {
     if (!/ρ /.test(t)) throw new Error("hovering a row shows no correlation: " + JSON.stringify(t));
     report.tooltip = t.split("\n").join(" | ");
   },
+  // Seed 004's plots: two histograms and the scatter render; hovering a point shows its
+  // moments and tokens; picking a type filters the table to that type.
+  async logit_stats(page, report) {
+    report.histograms = await page.locator("svg.hist").count();
+    if (report.histograms !== 2) throw new Error("expected 2 histograms, found " + report.histograms);
+    const points = page.locator("svg.scatter circle.point");
+    report.points = await points.count();
+    if (report.points < 1) throw new Error("the scatter has no point");
+    await points.first().scrollIntoViewIfNeeded();
+    await points.first().hover({ force: true });
+    const t = await page.locator("#tip").textContent();
+    if (!/skew .* kurtosis/.test(t)) throw new Error("hovering a point shows no moments: " + JSON.stringify(t));
+    report.tooltip = t.split("\n").slice(0, 2).join(" | ");
+    const type = await page.evaluate(() => DATA.report.features[0].type);
+    await page.selectOption("#type", type);
+    const shown = await page.locator("#features tbody tr").evaluateAll((rows) => rows.map((r) => r.children[1].textContent));
+    if (!shown.length || shown.some((x) => x !== type.replace("_", " "))) throw new Error("filtering by " + type + " shows " + shown.slice(0, 5).join(","));
+    report.filtered = shown.length;
+  },
   // The browse page: search by id and by label filters the list; a row opens its dashboard.
   async browse(page, report) {
     const rows = page.locator("#list tbody tr");

@@ -37,7 +37,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let text = args.text.read()?;
     // Only the blocks up to the deepest hook, and no unembedding: peak memory is what the
     // capture touches.
-    let opts = saex_engine::SessionOptions { hooks: hooks.clone(), ..Default::default() };
+    let opts = saex_engine::SessionOptions { hooks: hooks.clone(), ..crate::session_options() };
     let session = saex_engine::Session::open(&args.model, &[], opts)?;
     let model = &session.model;
     let acts = saex_engine::capture(&session, &hooks, &text, model.add_bos() && !args.no_bos)?;

@@ -189,7 +189,7 @@ fn open(args: &Args, logits: bool) -> anyhow::Result<Session> {
         None => Vec::new(),
     };
     let cache = args.cache.open()?;
-    let opts = SessionOptions { labels: args.labels.clone(), cache, logits, sae_hooks, ..Default::default() };
+    let opts = SessionOptions { labels: args.labels.clone(), cache, logits, sae_hooks, ..crate::session_options() };
     crate::opened(Session::open(&args.model, &specs, opts)?)
 }
 

@@ -62,7 +62,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let open = |m: &str| -> anyhow::Result<Session> {
-        crate::opened(Session::open(m, &args.sae, SessionOptions { logits: true, ..Default::default() })?)
+        crate::opened(Session::open(m, &args.sae, SessionOptions { logits: true, ..crate::session_options() })?)
     };
     let (a, b) = (open(&args.model_a)?, open(&args.model_b)?);
     let bar = indicatif::ProgressBar::new((2 * reqs.len()) as u64).with_style(

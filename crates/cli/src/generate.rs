@@ -33,7 +33,7 @@ struct Output<'a> {
 
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let session = saex_engine::Session::open(&args.model, &[], saex_engine::SessionOptions { logits: true, ..Default::default() })?;
+    let session = saex_engine::Session::open(&args.model, &[], saex_engine::SessionOptions { logits: true, ..crate::session_options() })?;
     let s = args.sampling.sampling();
     let req = saex_engine::GenerateRequest {
         prompt: args.prompt.clone(),

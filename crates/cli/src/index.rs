@@ -112,7 +112,7 @@ fn build(a: BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         ..IndexOptions::default()
     };
     let logits = !a.no_logits;
-    let session = crate::opened(Session::open(&a.model, &a.sae, SessionOptions { logits, ..Default::default() })?)?;
+    let session = crate::opened(Session::open(&a.model, &a.sae, SessionOptions { logits, ..crate::session_options() })?)?;
     let req = IndexBuildRequest {
         corpus: a.corpus.clone(),
         out: a.out.clone(),

@@ -45,8 +45,25 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "saex", version, about)]
 struct Cli {
+    /// How model weights are kept in memory: `stored` (as the file has them, GGUF blocks
+    /// dequantized on the fly; default) or `f32` (dequantized at load: the reference path,
+    /// 4-8x the memory).
+    #[arg(long, global = true, default_value = "stored")]
+    dtype: String,
     #[command(subcommand)]
     command: Command,
+}
+
+static DTYPE: std::sync::OnceLock<saex_model::Dtype> = std::sync::OnceLock::new();
+
+/// The model dtype the command line asked for.
+pub fn dtype() -> saex_model::Dtype {
+    DTYPE.get().copied().unwrap_or_default()
+}
+
+/// Session options with the global flags applied; verbs add their own fields.
+pub fn session_options() -> saex_engine::SessionOptions {
+    saex_engine::SessionOptions { dtype: dtype(), ..Default::default() }
 }
 
 // One Command value per process: its size does not matter, boxing the big variants would.
@@ -104,6 +121,7 @@ enum Command {
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    let _ = DTYPE.set(cli.dtype.parse()?);
     match cli.command {
         Command::Tokenize(a) => tokenize::run(a, out),
         Command::Capture(a) => capture::run(a, out),

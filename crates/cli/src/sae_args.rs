@@ -24,7 +24,7 @@ impl ModelSae {
     /// logged.
     pub fn open(&self, logits: bool) -> anyhow::Result<Session> {
         let hook = self.hook.as_deref().map(str::parse::<Hook>).transpose()?;
-        let opts = SessionOptions { logits, sae_hooks: vec![hook], ..Default::default() };
+        let opts = SessionOptions { logits, sae_hooks: vec![hook], ..crate::session_options() };
         crate::opened(Session::open(&self.model, std::slice::from_ref(&self.sae), opts)?)
     }
 }

@@ -42,7 +42,7 @@ pub struct Args {
 /// Run it (until Ctrl-C).
 pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
     let cache = args.cache.open()?;
-    let opts = SessionOptions { labels: args.labels.clone(), cache, logits: true, ..Default::default() };
+    let opts = SessionOptions { labels: args.labels.clone(), cache, logits: true, ..crate::session_options() };
     let session = crate::opened(Session::open(&args.model, &args.sae, opts)?)?;
     if !args.addr.ip().is_loopback() {
         tracing::warn!("listening on {} — reachable from other machines; the API has no authentication", args.addr.ip());

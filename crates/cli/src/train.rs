@@ -83,7 +83,7 @@ pub struct Args {
 /// Run it.
 pub fn run(a: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let hook: saex_hooks::Hook = a.hook.parse()?;
-    let model = Model::load_with(&a.model, LoadOptions::for_hooks(&[hook], false))?;
+    let model = Model::load_with(&a.model, LoadOptions::for_hooks(&[hook], false).with_dtype(crate::dtype()))?;
     let opts = TrainOptions {
         model: a.model.clone(),
         hook: a.hook.clone(),

@@ -95,7 +95,11 @@ fn sampling(req: &DiscoverRequest) -> Sampling {
 }
 
 fn cache_key(session: &Session, sel: &[usize], input: &Input, req: &DiscoverRequest, entropy: bool) -> Result<Key> {
-    let mut parts: Vec<Vec<u8>> = vec![b"saex-discover-capture-v2".to_vec(), session.model_fingerprint()?.as_bytes().to_vec()];
+    let mut parts: Vec<Vec<u8>> = vec![
+        b"saex-discover-capture-v2".to_vec(),
+        session.model_fingerprint()?.as_bytes().to_vec(),
+        session.dtype.to_string().into_bytes(),
+    ];
     for &i in sel {
         parts.push(session.sae_fingerprint(i)?.as_bytes().to_vec());
         parts.push(session.saes[i].hook.to_string().into_bytes());

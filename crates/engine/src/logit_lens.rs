@@ -3,11 +3,13 @@
 //! features × vocabulary so `d_sae × vocab` never exists (Gemma's vocabulary is 262,144).
 //!
 //! `W_U` as seed 004 has it: TransformerLens's default `from_pretrained` folds the final
-//! norm's weight into `W_U` (each row `i` of `W_U` scaled by `w_ln[i]`) and centres `W_U` over
-//! the vocabulary (each row minus its mean), so every feature's mean weight is ~0. That is
-//! the default here; `raw` uses the model's unembedding as stored.
+//! norm's weight into `W_U` (each row `i` of `W_U` scaled by `w_ln[i]`; for LayerNorm models
+//! also centred over `d_model`, see [`lens_rows`]) and centres `W_U` over the vocabulary (each
+//! row minus its mean), so every feature's mean weight is ~0. That is the default here; `raw`
+//! uses the model's unembedding as stored. Checked against TransformerLens on the tiny
+//! GPT-2, Llama and Gemma 3 fixtures (`fixtures/logit_stats/`).
 //!
-//! With `a = W_dec[f] ⊙ w_ln`, the centred weight of token `v` is
+//! With `a = W_dec[f] ⊙ w_ln` ([`lens_rows`]), the centred weight of token `v` is
 //! `a · W_U[v] − a · mean_v(W_U[v])`: the second term is one number per feature, so the
 //! centring costs nothing per token.
 
@@ -45,6 +47,22 @@ pub struct FeatureLogits {
     pub suppressed: Vec<(u32, f32)>,
 }
 
+/// The rows `a` with `a · W_U[v]` the (uncentred) logit weight of token `v` under
+/// TransformerLens's default processing: the final norm's weight folded in (`a = W_dec[f] ⊙
+/// w_ln`) and, for a LayerNorm model (GPT-2), `W_U` also centred over `d_model` — TL does that
+/// because LayerNorm removes the mean of its input anyway; moved onto the decoder side it is
+/// `W_dec[f]` minus its own mean. `raw`: the decoder rows unchanged.
+pub(crate) fn lens_rows(w_dec: &Tensor, unembed: &saex_model::Unembedding, raw: bool) -> Result<Tensor> {
+    if raw {
+        return Ok(w_dec.clone());
+    }
+    let mut a = w_dec.clone();
+    if unembed.norm_bias.is_some() {
+        a = a.broadcast_sub(&a.mean_keepdim(D::Minus1)?)?;
+    }
+    Ok(a.broadcast_mul(&unembed.norm_weight.to_dtype(DType::F32)?.unsqueeze(0)?)?)
+}
+
 /// Refuse an SAE whose decoder does not write the width the unembedding reads.
 pub(crate) fn check_width(session: &Session, sae: usize) -> Result<()> {
     let s = &session.saes[sae];
@@ -79,20 +97,13 @@ pub fn logit_lens(
     let (vocab, _) = unembed.w_u.dims2()?;
     let w_dec = s.sae.w_dec().to_dtype(DType::F32)?; // [d_sae, d_in]
     let w_u = unembed.w_u.to_dtype(DType::F32)?; // [vocab, d_model]
-                                                 // Per d_model row, the mean over the vocabulary (the centring term), and the norm weight.
-    let (scale, mean_u) = if opts.raw {
-        (None, None)
-    } else {
-        (Some(unembed.norm_weight.to_dtype(DType::F32)?), Some(w_u.mean(0)?)) // [d_model], [d_model]
-    };
+                                                 // The mean over the vocabulary of each d_model column (the centring term).
+    let mean_u = if opts.raw { None } else { Some(w_u.mean(0)?) }; // [d_model]
     for block in features.chunks(FEATURE_BLOCK) {
         let ids = Tensor::new(block, w_dec.device())?;
-        let mut a = w_dec.index_select(&ids, 0)?; // [F, d_model]
-        if let Some(g) = &scale {
-            a = a.broadcast_mul(&g.unsqueeze(0)?)?;
-        }
-        // The mean weight of each feature, exactly: a · mean_v W_U[v] (raw: the same, as the
-        // accumulator's shift); with centring every token's weight is shifted by it.
+        let a = lens_rows(&w_dec.index_select(&ids, 0)?, &unembed, opts.raw)?; // [F, d_model]
+                                                                               // The mean weight of each feature, exactly: a · mean_v W_U[v] (raw: the same, as the
+                                                                               // accumulator's shift); with centring every token's weight is shifted by it.
         let centre = match &mean_u {
             Some(m) => Some(a.broadcast_mul(&m.unsqueeze(0)?)?.sum(D::Minus1)?.to_vec1::<f32>()?),
             None => None,

@@ -14,7 +14,7 @@ use saex_index::record::TokenValue;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::logit_lens::{check_width, logit_lens, LensOptions};
+use crate::logit_lens::{check_width, lens_rows, logit_lens, LensOptions};
 use crate::session::Session;
 
 /// `POST /v1/logit-stats`.
@@ -169,10 +169,7 @@ fn all_stds(session: &Session, sae: usize, raw: bool) -> Result<Vec<f64>> {
                              // Σ = UᵀU / V − m mᵀ, accumulated in f32 by the matmul; d_model is small.
     let gram = saex_kernels::matmul(&w_u.t()?, &w_u)?.affine(1.0 / vocab, 0.0)?;
     let cov = gram.broadcast_sub(&mean.unsqueeze(1)?.broadcast_mul(&mean.unsqueeze(0)?)?)?;
-    let mut a = session.saes[sae].sae.w_dec().to_dtype(DType::F32)?; // [d_sae, d_model]
-    if !raw {
-        a = a.broadcast_mul(&u.norm_weight.to_dtype(DType::F32)?.unsqueeze(0)?)?;
-    }
+    let a = lens_rows(&session.saes[sae].sae.w_dec().to_dtype(DType::F32)?, &u, raw)?; // [d_sae, d_model]
     let var = saex_kernels::matmul(&a, &cov)?.mul(&a)?.sum(D::Minus1)?; // [d_sae]
     Ok(var.to_vec1::<f32>()?.into_iter().map(|v| f64::from(v.max(0.0)).sqrt()).collect())
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock};
 
 use saex_cache::Cache;
 use saex_hooks::Hook;
-use saex_model::{LoadOptions, Model};
+use saex_model::{Dtype, LoadOptions, Model};
 use saex_sae::Sae;
 
 use crate::error::{Error, Result};
@@ -91,6 +91,8 @@ pub struct SessionOptions {
     pub sae_hooks: Vec<Option<Hook>>,
     /// Hooks to capture besides the SAEs' (what the model must load for).
     pub hooks: Vec<Hook>,
+    /// How the model's matrices are kept: as stored (quantized) or dequantized to f32.
+    pub dtype: Dtype,
 }
 
 /// A model and its SAEs.
@@ -105,6 +107,8 @@ pub struct Session {
     pub cache: Option<Cache>,
     /// Whether logits are available.
     pub logits: bool,
+    /// How the model's matrices are kept.
+    pub dtype: Dtype,
     /// Non-fatal findings while opening (SAE trained on another model, unmatched labels).
     pub warnings: Vec<String>,
     model_fingerprint: OnceLock<String>,
@@ -128,7 +132,7 @@ impl Session {
         }
         let mut hooks: Vec<Hook> = loaded.iter().map(|l| l.2).collect();
         hooks.extend(&opts.hooks);
-        let model = Model::load_with(model_spec, LoadOptions::for_hooks(&hooks, opts.logits))?;
+        let model = Model::load_with(model_spec, LoadOptions::for_hooks(&hooks, opts.logits).with_dtype(opts.dtype))?;
         let mut warnings = Vec::new();
         let mut saes = Vec::new();
         for (id, sae, hook) in loaded {
@@ -155,6 +159,7 @@ impl Session {
             saes,
             cache: opts.cache,
             logits: opts.logits,
+            dtype: opts.dtype,
             warnings,
             model_fingerprint: OnceLock::new(),
         })
@@ -300,6 +305,8 @@ pub struct LoadedModel {
     pub n_ctx: usize,
     /// Whether it was loaded whole (generation, entropy filter).
     pub generates: bool,
+    /// How its matrices are kept: `stored` (quantized as in the file) or `f32`.
+    pub dtype: String,
 }
 
 /// One loaded SAE.
@@ -337,6 +344,7 @@ pub fn loaded(session: &Session) -> Loaded {
             d_model: d.d_model,
             n_ctx: d.n_ctx,
             generates: session.logits,
+            dtype: session.dtype.to_string(),
         }],
         saes: session
             .saes

@@ -17,6 +17,7 @@
 //! | `POST /v1/analysis/explore` | `ExploreRequest` → `ExploreReport` (seed 001) | `explore` |
 //! | `POST /v1/analysis/concept` | `ConceptRequest` → `ConceptReport` (seed 001) | `concept` |
 //! | `POST /v1/analysis/drift` | two lists of discover results → `Drift` | `drift` |
+//! | `POST /v1/sae/logit-stats` | `LogitStatsRequest` → `LogitStatsReport` (seed 004) | `logit_stats` |
 //! | `GET /v1/features/{sae}/{n}` | a feature's index record (`saex feature --json`) | `feature` |
 //! | `GET /v1/features/{sae}/{n}/dashboard` | its dashboard page (HTML) | `feature` |
 //! | `GET /v1/models` | the loaded model and SAEs | `loaded` |
@@ -99,6 +100,7 @@ struct State {
         routes::explore,
         routes::concept,
         routes::drift,
+        routes::logit_stats,
         routes::feature,
         routes::dashboard,
         routes::models,
@@ -144,6 +146,7 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/v1/analysis/explore", post(routes::explore))
         .route("/v1/analysis/concept", post(routes::concept))
         .route("/v1/analysis/drift", post(routes::drift))
+        .route("/v1/sae/logit-stats", post(routes::logit_stats))
         .route("/v1/features/{sae}/{feature}", get(routes::feature))
         .route("/v1/features/{sae}/{feature}/dashboard", get(routes::dashboard))
         .route("/v1/models", get(routes::models))

@@ -192,6 +192,17 @@ pub(crate) async fn drift(raw: Result<Bytes, BytesRejection>) -> Result<Json<sae
     Ok(Json(saex_engine::drift(&req)?))
 }
 
+/// Seed 004's logit-weight statistics of an SAE's features (`saex logit-stats`).
+#[utoipa::path(post, path = "/v1/sae/logit-stats", request_body = saex_engine::LogitStatsRequest,
+    responses((status = 200, body = saex_engine::LogitStatsReport), (status = 400, body = ErrorBody)))]
+pub(crate) async fn logit_stats(
+    Extract(st): Extract<State>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<saex_engine::LogitStatsReport>, ApiError> {
+    let req: saex_engine::LogitStatsRequest = body(raw)?;
+    Ok(Json(run(&st, move |s, _| saex_engine::logit_stats(s, &req)).await?))
+}
+
 /// The loaded model and SAEs.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = Loaded)))]
 pub(crate) async fn models(Extract(st): Extract<State>) -> Json<Loaded> {
