@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod atomic;
+mod chat;
 mod discover;
 mod encode;
 mod error;
@@ -48,6 +49,8 @@ mod index;
 mod info;
 pub mod labels;
 mod logit_lens;
+mod neighbors;
+pub mod neuronpedia;
 mod pair;
 mod session;
 mod stats;
@@ -56,6 +59,7 @@ mod tokenize;
 mod top;
 mod top_texts;
 
+pub use chat::{chat_prompt, chat_template, ChatMessage};
 pub use discover::{capture as discover_capture, discover, discover_with_capture, Captured, CapturedSae};
 pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
 pub use error::{Error, Result};
@@ -66,6 +70,7 @@ pub use highlight::{highlight, HighlightRequest, Highlighted, HighlightedFeature
 pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress};
 pub use info::{sae_info, Density, SaeInfo};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
+pub use neighbors::{neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
 pub use saex_analysis::top::Reduce;
