@@ -75,14 +75,7 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options {
-            max_concurrent: 2,
-            timeout: Duration::from_secs(120),
-            body_limit: 1 << 20,
-            index: None,
-            neuronpedia: None,
-            secret: None,
-        }
+        Options { max_concurrent: 2, timeout: Duration::from_secs(120), body_limit: 1 << 20, index: None, neuronpedia: None, secret: None }
     }
 }
 

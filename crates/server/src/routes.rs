@@ -10,9 +10,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::Json;
-use saex_engine::{
-    DiscoverRequest, DiscoverResponse, Session, SteerRequest, Steered, TokenizeRequest, Tokenized, TopReport, TopRequest,
-};
+use saex_engine::{DiscoverRequest, DiscoverResponse, Session, SteerRequest, Steered, TokenizeRequest, Tokenized, TopReport, TopRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 

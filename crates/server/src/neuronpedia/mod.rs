@@ -132,32 +132,86 @@ macro_rules! route {
     ($name:ident, $path:literal, $req:ty, $resp:ty, $work:path, $doc:literal) => {
         #[doc = $doc]
         #[utoipa::path(post, path = $path, request_body = $req,
-            responses((status = 200, body = $resp), (status = 400, body = NpErrorBody), (status = 401, body = NpErrorBody),
-                      (status = 422, body = NpErrorBody), (status = 503, body = NpErrorBody)))]
+                            responses((status = 200, body = $resp), (status = 400, body = NpErrorBody), (status = 401, body = NpErrorBody),
+                                      (status = 422, body = NpErrorBody), (status = 503, body = NpErrorBody)))]
         pub(crate) async fn $name(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Response {
             call::<$req, $resp>(st, raw, $work).await
         }
     };
 }
 
-route!(activation_all, "/v1/activation/all", np::ActivationAllRequest, np::ActivationAllResponse, np::activation_all,
-    "Top features of a source set over a prompt (Neuronpedia `activation_all_post`).");
-route!(activation_all_batch, "/v1/activation/all-batch", np::ActivationAllBatchRequest, np::ActivationAllBatchResponse, np::activation_all_batch,
-    "`/v1/activation/all` for up to 4 prompts.");
-route!(activation_single, "/v1/activation/single", np::ActivationSingleRequest, np::ActivationSingleResponse, np::activation_single,
-    "One feature's (or a vector's) values over a prompt.");
-route!(activation_single_batch, "/v1/activation/single-batch", np::ActivationSingleBatchRequest, np::ActivationSingleBatchResponse, np::activation_single_batch,
-    "`/v1/activation/single` for up to 4 prompts.");
-route!(topk_by_token, "/v1/activation/topk-by-token", np::TopkByTokenRequest, np::TopkByTokenResponse, np::topk_by_token,
-    "The top features of a source at every token.");
-route!(topk_by_token_batch, "/v1/activation/topk-by-token-batch", np::TopkByTokenBatchRequest, np::TopkByTokenBatchResponse, np::topk_by_token_batch,
-    "`/v1/activation/topk-by-token` for up to 4 prompts.");
-route!(activation_source, "/v1/activation/source", np::ActivationSourceRequest, np::ActivationSourceResponse, np::activation_source,
-    "Every nonzero activation of a source over up to 4 prompts.");
-route!(sae_vector, "/v1/util/sae-vector", np::SaeVectorRequest, np::SaeVectorResponse, np::sae_vector,
-    "A feature's encoder direction and the SAE's hook.");
-route!(cossim, "/v1/util/sae-topk-by-decoder-cossim", np::CossimRequest, np::CossimResponse, np::sae_topk_by_decoder_cossim,
-    "The features whose decoder rows are most cosine-similar to a feature's or a vector.");
+route!(
+    activation_all,
+    "/v1/activation/all",
+    np::ActivationAllRequest,
+    np::ActivationAllResponse,
+    np::activation_all,
+    "Top features of a source set over a prompt (Neuronpedia `activation_all_post`)."
+);
+route!(
+    activation_all_batch,
+    "/v1/activation/all-batch",
+    np::ActivationAllBatchRequest,
+    np::ActivationAllBatchResponse,
+    np::activation_all_batch,
+    "`/v1/activation/all` for up to 4 prompts."
+);
+route!(
+    activation_single,
+    "/v1/activation/single",
+    np::ActivationSingleRequest,
+    np::ActivationSingleResponse,
+    np::activation_single,
+    "One feature's (or a vector's) values over a prompt."
+);
+route!(
+    activation_single_batch,
+    "/v1/activation/single-batch",
+    np::ActivationSingleBatchRequest,
+    np::ActivationSingleBatchResponse,
+    np::activation_single_batch,
+    "`/v1/activation/single` for up to 4 prompts."
+);
+route!(
+    topk_by_token,
+    "/v1/activation/topk-by-token",
+    np::TopkByTokenRequest,
+    np::TopkByTokenResponse,
+    np::topk_by_token,
+    "The top features of a source at every token."
+);
+route!(
+    topk_by_token_batch,
+    "/v1/activation/topk-by-token-batch",
+    np::TopkByTokenBatchRequest,
+    np::TopkByTokenBatchResponse,
+    np::topk_by_token_batch,
+    "`/v1/activation/topk-by-token` for up to 4 prompts."
+);
+route!(
+    activation_source,
+    "/v1/activation/source",
+    np::ActivationSourceRequest,
+    np::ActivationSourceResponse,
+    np::activation_source,
+    "Every nonzero activation of a source over up to 4 prompts."
+);
+route!(
+    sae_vector,
+    "/v1/util/sae-vector",
+    np::SaeVectorRequest,
+    np::SaeVectorResponse,
+    np::sae_vector,
+    "A feature's encoder direction and the SAE's hook."
+);
+route!(
+    cossim,
+    "/v1/util/sae-topk-by-decoder-cossim",
+    np::CossimRequest,
+    np::CossimResponse,
+    np::sae_topk_by_decoder_cossim,
+    "The features whose decoder rows are most cosine-similar to a feature's or a vector."
+);
 
 /// Either tokenize request: Neuronpedia's (has `model`) or saex's.
 #[derive(serde::Deserialize, utoipa::ToSchema)]
@@ -174,7 +228,7 @@ pub(crate) enum TokenizeBody {
 #[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 #[allow(dead_code)] // documents the answer; each dialect's handler returns its own type
-pub(crate) enum Tokenized {
+pub(crate) enum TokenizeAnswer {
     /// Neuronpedia's.
     Neuronpedia(np::NpTokenizeResponse),
     /// saex's.
@@ -184,7 +238,7 @@ pub(crate) enum Tokenized {
 /// Token ids and strings. A body with `model` is Neuronpedia's request and gets its answer
 /// (`tokens`, `token_strings`, `prepend_bos`); any other is saex's (`saex tokenize --json`).
 #[utoipa::path(post, path = "/v1/tokenize", request_body = TokenizeBody,
-    responses((status = 200, body = Tokenized), (status = 400, body = NpErrorBody), (status = 422, body = NpErrorBody)))]
+    responses((status = 200, body = TokenizeAnswer), (status = 400, body = NpErrorBody), (status = 422, body = NpErrorBody)))]
 pub(crate) async fn tokenize(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Response {
     let bytes = match raw {
         Ok(b) => b,

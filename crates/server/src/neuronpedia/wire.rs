@@ -204,7 +204,10 @@ mod tests {
         assert_eq!(camel("max_value_index"), "maxValueIndex");
         let v = json!({"max_value": 1, "activeFeatures": {"7": [[1, 0.5]]}, "results": [{"token_strings": []}]});
         assert_eq!(recase(v.clone(), Case::Snake), v);
-        assert_eq!(recase(v.clone(), Case::Camel), json!({"maxValue": 1, "activeFeatures": {"7": [[1, 0.5]]}, "results": [{"tokenStrings": []}]}));
+        assert_eq!(
+            recase(v.clone(), Case::Camel),
+            json!({"maxValue": 1, "activeFeatures": {"7": [[1, 0.5]]}, "results": [{"tokenStrings": []}]})
+        );
         let both = recase(v, Case::Both);
         assert_eq!((both["max_value"].clone(), both["maxValue"].clone()), (json!(1), json!(1)));
     }
