@@ -1,5 +1,5 @@
-"""Write a random SAELens-format standard SAE (d_in 768, d_sae 24576) on
-blocks.6.hook_resid_pre for benchmarks: `python bench/make_sae.py OUT_DIR`. Encoder biases are
+"""Write a random SAELens-format standard SAE (d_in 768, d_sae 24576 unless given) on
+blocks.6.hook_resid_pre for benchmarks: `python bench/make_sae.py OUT_DIR [D_IN D_SAE]`. Encoder biases are
 negative so that about 1% of features fire on the N(0, 3²) inputs of the encode benchmark
 (pre-activation std 3, threshold 7: 2.3 sigma), as in trained SAEs."""
 import json
@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 out = Path(sys.argv[1])
 out.mkdir(parents=True, exist_ok=True)
 g = torch.Generator().manual_seed(0)
-d_in, d_sae = 768, 24576
+d_in, d_sae = (int(sys.argv[2]), int(sys.argv[3])) if len(sys.argv) > 3 else (768, 24576)
 w_enc = torch.randn(d_in, d_sae, generator=g) / d_in**0.5
 save_file({"W_enc": w_enc, "W_dec": w_enc.T.contiguous(), "b_enc": torch.full((d_sae,), -7.0), "b_dec": torch.zeros(d_in)},
           str(out / "sae_weights.safetensors"))

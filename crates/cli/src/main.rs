@@ -17,6 +17,7 @@ mod highlight;
 mod index;
 mod logging;
 mod logit_stats;
+mod neighbors;
 mod output;
 mod pages;
 mod sae_args;
@@ -118,6 +119,8 @@ enum Command {
     /// What each feature does to the logits (seed 004): moments of W_dec·W_U over the
     /// vocabulary, top boosted and suppressed tokens, feature type.
     LogitStats(logit_stats::Args),
+    /// The features nearest a feature by decoder (or encoder) cosine, exact.
+    Neighbors(neighbors::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -146,6 +149,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Concept(a) => explore::run_concept(a, out),
         Command::Drift(a) => drift::run(a, out),
         Command::LogitStats(a) => logit_stats::run(a, out),
+        Command::Neighbors(a) => neighbors::run(a, out),
     }
 }
 

@@ -82,7 +82,7 @@ pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBui
 pub use info::{sae_info, Density, SaeInfo};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
-pub use neighbors::{neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
+pub use neighbors::{neighbors, sae_neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
 pub use saex_analysis::top::Reduce;

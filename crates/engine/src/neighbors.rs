@@ -11,6 +11,8 @@ use candle_core::{DType, Tensor, D};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use saex_sae::Sae;
+
 use crate::session::Session;
 
 /// Features per block of the exact scan.
@@ -30,13 +32,16 @@ pub enum By {
 /// A `neighbors` request: one query (a feature of the SAE or a vector of width `d_in`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NeighborsRequest {
-    /// Query by this feature's direction...
+    /// Which loaded SAE (its id); may be omitted when one is loaded.
+    #[serde(default)]
+    pub sae_id: Option<String>,
+    /// Query by this feature's direction (the feature itself is left out of the answer)...
     #[serde(default)]
     pub feature: Option<u32>,
     /// ...or by this vector (width `d_in`).
     #[serde(default)]
     pub vector: Option<Vec<f32>>,
-    /// How many neighbours (the query feature itself included, at cosine 1).
+    /// How many neighbours.
     pub k: usize,
     /// Decoder rows or encoder columns.
     #[serde(default)]
@@ -54,26 +59,40 @@ pub struct Neighbor {
 
 /// The `k` features of SAE `sae` most cosine-similar to the request's query, most similar
 /// first (ties: lower id first).
-pub fn neighbors(session: &Session, sae: usize, req: &NeighborsRequest) -> Result<Vec<Neighbor>> {
-    let s = session.saes.get(sae).ok_or_else(|| Error::field("sae_id", format!("no SAE {sae}")))?;
-    let dirs = directions(s.sae.w_enc(), s.sae.w_dec(), req.by)?;
+pub fn neighbors(session: &Session, req: &NeighborsRequest) -> Result<Vec<Neighbor>> {
+    let i = session.one(req.sae_id.as_deref())?;
+    sae_neighbors(&session.saes[i].sae, req)
+}
+
+/// [`neighbors`] of an SAE alone: the geometry needs no model, so `saex neighbors` does not
+/// load one.
+pub fn sae_neighbors(sae: &Sae, req: &NeighborsRequest) -> Result<Vec<Neighbor>> {
+    let dirs = directions(sae.w_enc(), sae.w_dec(), req.by)?;
     let query = match (req.feature, &req.vector) {
         (Some(f), None) => {
-            let d_sae = s.sae.d_sae();
+            let d_sae = sae.d_sae();
             if f as usize >= d_sae {
                 return Err(Error::field("feature", format!("{f} is out of range: the SAE has {d_sae} features")));
             }
             dirs.row(f as usize)?
         }
         (None, Some(v)) => {
-            if v.len() != s.sae.d_in() {
-                return Err(Error::field("vector", format!("has {} values; the SAE's d_in is {}", v.len(), s.sae.d_in())));
+            if v.len() != sae.d_in() {
+                return Err(Error::field("vector", format!("has {} values; the SAE's d_in is {}", v.len(), sae.d_in())));
             }
             Tensor::new(v.as_slice(), &candle_core::Device::Cpu)?
         }
         _ => return Err(Error::field("feature", "give exactly one of feature or vector")),
     };
-    Ok(top_cosines(&dirs, &[query], req.k)?.remove(0))
+    if req.k == 0 {
+        return Err(Error::field("k", "must be at least 1"));
+    }
+    // One more than asked, then a query feature dropped by id (it is its own nearest at
+    // cosine 1, but a duplicate feature can tie with it, so not by position).
+    let mut found = top_cosines(&dirs, &[query], req.k + usize::from(req.feature.is_some()))?.remove(0);
+    found.retain(|n| Some(n.feature_id) != req.feature);
+    found.truncate(req.k);
+    Ok(found)
 }
 
 /// Rows to compare: `W_dec` as is, or `W_enc` read column by column.
@@ -106,14 +125,47 @@ impl Directions<'_> {
         .to_dtype(DType::F32)?)
     }
 
-    /// Block `[start, start + n)` as `[n, d]` f32.
-    fn block(&self, start: usize, n: usize) -> Result<Tensor> {
-        Ok(match self {
-            Directions::Rows(t) => t.narrow(0, start, n)?,
-            Directions::Columns(t) => t.narrow(1, start, n)?.t()?,
+    /// Every direction's dot product with each query and every direction's norm:
+    /// `([m][n] dots, [n] norms)`. Decoder rows are walked in blocks of [`BLOCK`] rows; the
+    /// encoder `[d, n]` in blocks of its `d` rows, so both read contiguous memory (a block of
+    /// encoder *columns* would be a strided copy, ten times slower on 65k features).
+    fn dots_and_norms(&self, q: &Tensor) -> Result<(Vec<Vec<f32>>, Vec<f32>)> {
+        match self {
+            Directions::Rows(t) => {
+                let (n, qt) = (t.dim(0)?, q.t()?.contiguous()?); // qt: [d, m]
+                let (mut dots, mut norms) = (vec![Vec::with_capacity(n); q.dim(0)?], Vec::with_capacity(n));
+                let mut start = 0;
+                while start < n {
+                    let len = BLOCK.min(n - start);
+                    let b = t.narrow(0, start, len)?.to_dtype(DType::F32)?.contiguous()?; // [len, d]
+                    let d: Vec<Vec<f32>> = b.matmul(&qt)?.t()?.to_vec2()?; // [m, len]
+                    for (all, part) in dots.iter_mut().zip(d) {
+                        all.extend(part);
+                    }
+                    norms.extend(b.sqr()?.sum(D::Minus1)?.sqrt()?.to_vec1::<f32>()?);
+                    start += len;
+                }
+                Ok((dots, norms))
+            }
+            Directions::Columns(t) => {
+                let (d, n) = t.dims2()?;
+                let rows = (BLOCK * BLOCK / n.max(1)).clamp(1, d.max(1));
+                let mut dots = Tensor::zeros((q.dim(0)?, n), DType::F32, t.device())?;
+                let mut sq = Tensor::zeros(n, DType::F32, t.device())?;
+                let mut start = 0;
+                while start < d {
+                    let len = rows.min(d - start);
+                    let b = t.narrow(0, start, len)?.to_dtype(DType::F32)?.contiguous()?; // [len, n]
+                    dots = (dots + q.narrow(1, start, len)?.contiguous()?.matmul(&b)?)?;
+                    // Σ over the block's rows as a matmul by ones: candle's sum over a
+                    // leading axis walks memory with a stride, this does not.
+                    let ones = Tensor::ones((1, len), DType::F32, t.device())?;
+                    sq = (sq + ones.matmul(&b.sqr()?)?.squeeze(0)?)?;
+                    start += len;
+                }
+                Ok((dots.to_vec2()?, sq.sqrt()?.to_vec1()?))
+            }
         }
-        .to_dtype(DType::F32)?
-        .contiguous()?)
     }
 }
 
@@ -124,23 +176,12 @@ pub(crate) fn top_cosines(dirs: &Directions, queries: &[Tensor], k: usize) -> Re
     let k = k.clamp(1, n.max(1));
     let q = Tensor::stack(queries, 0)?.to_dtype(DType::F32)?; // [m, d]
     let q_norm: Vec<f32> = q.sqr()?.sum(D::Minus1)?.sqrt()?.to_vec1()?; // [m]
-    let qt = q.t()?.contiguous()?; // [d, m]
-    let m = queries.len();
-    let mut scores: Vec<Vec<f32>> = vec![Vec::with_capacity(n); m];
-    let mut start = 0;
-    while start < n {
-        let len = BLOCK.min(n - start);
-        let b = dirs.block(start, len)?; // [len, d]
-        let dots: Vec<Vec<f32>> = b.matmul(&qt)?.to_vec2()?; // [len, m]
-        let norms: Vec<f32> = b.sqr()?.sum(D::Minus1)?.sqrt()?.to_vec1()?; // [len]
-        for (row, &bn) in dots.iter().zip(&norms) {
-            for j in 0..m {
-                // NP: dot / max(‖a‖‖b‖, 1e-8).
-                scores[j].push(row[j] / (bn * q_norm[j]).max(1e-8));
-            }
-        }
-        start += len;
-    }
+    let (dots, norms) = dirs.dots_and_norms(&q)?;
+    // NP: dot / max(‖a‖‖b‖, 1e-8).
+    let scores = dots
+        .into_iter()
+        .zip(&q_norm)
+        .map(|(row, &qn)| row.iter().zip(&norms).map(|(&x, &bn)| x / (bn * qn).max(1e-8)).collect::<Vec<f32>>());
     Ok(scores
         .into_iter()
         .map(|s| {

@@ -201,6 +201,17 @@ pub(crate) async fn logit_stats(
     Ok(Json(run(&st, move |s, _| saex_engine::logit_stats(s, &req)).await?))
 }
 
+/// The features nearest a feature (or a vector) by decoder or encoder cosine (`saex neighbors`).
+#[utoipa::path(post, path = "/v1/sae/neighbors", request_body = saex_engine::NeighborsRequest,
+    responses((status = 200, body = Vec<saex_engine::Neighbor>), (status = 400, body = ErrorBody)))]
+pub(crate) async fn neighbors(
+    Extract(st): Extract<State>,
+    raw: Result<Bytes, BytesRejection>,
+) -> Result<Json<Vec<saex_engine::Neighbor>>, ApiError> {
+    let req: saex_engine::NeighborsRequest = body(raw)?;
+    Ok(Json(run(&st, move |s, _| saex_engine::neighbors(s, &req)).await?))
+}
+
 /// The loaded model and SAEs, and the model and source ids of the Neuronpedia routes.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = crate::neuronpedia::Models)))]
 pub(crate) async fn models(Extract(st): Extract<State>) -> Json<crate::neuronpedia::Models> {
