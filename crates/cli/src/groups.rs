@@ -27,7 +27,8 @@ enum Command {
 struct BuildArgs {
     #[command(flatten)]
     pair: crate::sae_args::ModelSae,
-    /// JSONL: one response per line, `{"<group-field>": …, "text": …}`.
+    /// JSONL: one response per line, `{"<group-field>": …, "text": …}`; with --generate,
+    /// one question per line, `{"<group-field>": …, "system"?: …, "prompt": …}`.
     #[arg(long)]
     data: PathBuf,
     /// The field naming each line's group.
@@ -39,6 +40,19 @@ struct BuildArgs {
     /// Write only these strategies (mean, max, last, sum; repeat or comma-separate; default all).
     #[arg(long, value_delimiter = ',')]
     strategy: Vec<String>,
+    /// The model answers each line's prompt through its chat template, at most N new tokens;
+    /// only the answers' tokens are aggregated (they are written to DIR/responses.jsonl).
+    #[arg(long, value_name = "N")]
+    generate: Option<usize>,
+    /// Sampling temperature of --generate (0: greedy).
+    #[arg(long, default_value_t = 0.7, requires = "generate")]
+    temperature: f64,
+    /// Nucleus mass of --generate.
+    #[arg(long, default_value_t = 0.9, requires = "generate")]
+    top_p: f64,
+    /// Seed of --generate: line n samples with seed + n.
+    #[arg(long, default_value_t = 0, requires = "generate")]
+    seed: u64,
 }
 
 #[derive(clap::Args)]
@@ -84,12 +98,18 @@ fn parse_range(s: &str) -> Result<[usize; 2], String> {
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     match args.command {
         Command::Build(a) => {
-            let session = a.pair.open(false)?;
+            let session = a.pair.open(a.generate.is_some())?;
             let req = GroupsBuildRequest {
                 data: a.data.clone(),
                 group_field: a.group_field.clone(),
                 out: a.out.clone(),
                 strategies: a.strategy.clone(),
+                generate: a.generate.map(|n| saex_engine::GenerateSpec {
+                    max_new_tokens: n,
+                    temperature: a.temperature,
+                    top_p: a.top_p,
+                    seed: a.seed,
+                }),
             };
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} responses · {elapsed} · eta {eta}")

@@ -111,10 +111,43 @@ fn aggregate(acts: &SparseActs, range: std::ops::Range<usize>, d_sae: usize) -> 
     [mean, max, last, sum]
 }
 
+/// One response ready to encode: its group, token ids and the first position aggregated
+/// (after bos for a given text; after the chat prompt for a generated answer).
+pub(crate) struct Sequence {
+    pub group: String,
+    pub ids: Vec<u32>,
+    pub from: usize,
+}
+
 /// Encode `items` (responses) with SAE `sae` and aggregate each over its tokens but bos.
 pub fn group_vectors(session: &Session, sae: usize, items: &[(usize, GroupItem)], progress: &mut dyn FnMut(usize)) -> Result<GroupVectors> {
-    let d_sae = session.saes[sae].sae.d_sae();
     let n_ctx = session.model.dims().n_ctx;
+    let (mut seqs, mut skipped, mut truncated) = (Vec::new(), Vec::new(), 0);
+    for (line, item) in items {
+        if let Err(why) = check_name(&item.group) {
+            return Err(Error::field("group", format!("line {line}: {why}")));
+        }
+        let mut ids = session.tokenize_ids(&item.text, session.model.add_bos())?;
+        let from = session.bos_skip(&ids);
+        if ids.len() <= from {
+            skipped.push(Skipped { line: *line, reason: "empty text".into() });
+            continue;
+        }
+        if ids.len() > n_ctx {
+            ids.truncate(n_ctx);
+            truncated += 1;
+        }
+        seqs.push(Sequence { group: item.group.clone(), ids, from });
+    }
+    let mut out = sequence_vectors(session, sae, &seqs, progress)?;
+    out.skipped = skipped;
+    out.truncated = truncated;
+    Ok(out)
+}
+
+/// Encode `seqs` with SAE `sae`, each aggregated over its positions `from..`.
+pub(crate) fn sequence_vectors(session: &Session, sae: usize, seqs: &[Sequence], progress: &mut dyn FnMut(usize)) -> Result<GroupVectors> {
+    let d_sae = session.saes[sae].sae.d_sae();
     let mut out = GroupVectors {
         names: Vec::new(),
         d_sae,
@@ -124,30 +157,14 @@ pub fn group_vectors(session: &Session, sae: usize, items: &[(usize, GroupItem)]
         stored_means: Default::default(),
         missing: [false; 4],
     };
-    let mut ok: Vec<(usize, &GroupItem, Vec<u32>)> = Vec::new();
-    for (line, item) in items {
-        if let Err(why) = check_name(&item.group) {
-            return Err(Error::field("group", format!("line {line}: {why}")));
-        }
-        let mut ids = session.tokenize_ids(&item.text, session.model.add_bos())?;
-        if ids.len() <= session.bos_skip(&ids) {
-            out.skipped.push(Skipped { line: *line, reason: "empty text".into() });
-            continue;
-        }
-        if ids.len() > n_ctx {
-            ids.truncate(n_ctx);
-            out.truncated += 1;
-        }
-        ok.push((*line, item, ids));
-    }
-    for (done, chunk) in ok.chunks(8).enumerate() {
-        let seqs: Vec<Vec<u32>> = chunk.iter().map(|c| c.2.clone()).collect();
-        for ((_, item, ids), enc) in chunk.iter().zip(session.encode_batch(&[sae], &seqs)?) {
-            let vecs = aggregate(&enc.codes[0], enc.first_real()..ids.len(), d_sae);
-            let g = match out.names.iter().position(|n| *n == item.group) {
+    for (done, chunk) in seqs.chunks(8).enumerate() {
+        let ids: Vec<Vec<u32>> = chunk.iter().map(|c| c.ids.clone()).collect();
+        for (seq, enc) in chunk.iter().zip(session.encode_batch(&[sae], &ids)?) {
+            let vecs = aggregate(&enc.codes[0], seq.from.max(enc.first_real())..seq.ids.len(), d_sae);
+            let g = match out.names.iter().position(|n| *n == seq.group) {
                 Some(g) => g,
                 None => {
-                    out.names.push(item.group.clone());
+                    out.names.push(seq.group.clone());
                     out.rows.push(Default::default());
                     out.names.len() - 1
                 }
@@ -397,24 +414,34 @@ pub struct GroupsBuildRequest {
     /// The strategies to write (default: all four).
     #[serde(default)]
     pub strategies: Vec<String>,
+    /// Generate the responses: the data lines are `{group, system?, prompt}` and the model
+    /// answers each through its chat template; only the answer's tokens are aggregated.
+    #[serde(default)]
+    pub generate: Option<crate::groups_generate::GenerateSpec>,
 }
 
 /// Encode every response of the data file and write seed 000's layout into `out`.
 pub fn groups_build(session: &Session, req: &GroupsBuildRequest, progress: &mut dyn FnMut(usize, usize)) -> Result<GroupsManifest> {
     let i = session.one(None)?;
-    let (items, skipped) = read_items(&req.data, &req.group_field)?;
-    if items.is_empty() {
-        return Err(Error::File {
-            path: req.data.display().to_string(),
-            message: format!("no line has both `{}` and `text`", req.group_field),
-        });
-    }
-    let total = items.len();
-    let mut v = group_vectors(session, i, &items, &mut |n| progress(n.min(total), total))?;
-    v.skipped.splice(0..0, skipped);
     for s in &req.strategies {
         strategy_index(s)?;
     }
+    let mut v = match &req.generate {
+        Some(spec) => crate::groups_generate::generated_vectors(session, i, req, spec, progress)?,
+        None => {
+            let (items, skipped) = read_items(&req.data, &req.group_field)?;
+            if items.is_empty() {
+                return Err(Error::File {
+                    path: req.data.display().to_string(),
+                    message: format!("no line has both `{}` and `text`", req.group_field),
+                });
+            }
+            let total = items.len();
+            let mut v = group_vectors(session, i, &items, &mut |n| progress(n.min(total), total))?;
+            v.skipped.splice(0..0, skipped);
+            v
+        }
+    };
     for (k, s) in STRATEGIES.iter().enumerate() {
         v.missing[k] = !req.strategies.is_empty() && !req.strategies.iter().any(|x| x == s);
     }

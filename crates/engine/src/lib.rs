@@ -47,6 +47,7 @@ mod explore;
 mod features;
 mod generate;
 mod groups;
+mod groups_generate;
 pub mod groups_store;
 mod highlight;
 mod index;
@@ -77,6 +78,7 @@ pub use groups::{
     group_vectors, groups, groups_build, read_groups, read_items, select_groups, write_groups, GroupFeature, GroupItem, GroupReport,
     GroupVectors, GroupsBuildRequest, GroupsManifest, GroupsReport, GroupsRequest, SelectOptions, Skipped,
 };
+pub use groups_generate::{GenerateSpec, Response as GeneratedResponse};
 pub use highlight::{highlight, HighlightRequest, Highlighted, HighlightedFeature};
 pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress};
 pub use info::{sae_info, Density, SaeInfo};
