@@ -516,81 +516,11 @@ mod cache {
 mod cli_is_api {
     use super::*;
 
-    /// The server process; killed when dropped, so a failed assert leaks nothing.
-    struct Server {
-        child: Child,
-        addr: String,
+    fn serve(cache: &Path) -> common::Server {
+        common::serve(&["--model", &gemma(), "--sae", &demo_sae(), "--cache-dir", cache.to_str().unwrap()])
     }
 
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    fn serve(cache: &Path) -> Server {
-        let (model, sae) = (gemma(), demo_sae());
-        let child = Command::new(env!("CARGO_BIN_EXE_saex"))
-            .args(["serve", "--addr", "127.0.0.1:0", "--model", &model, "--sae", &sae, "--cache-dir", cache.to_str().unwrap()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn saex serve");
-        let mut server = Server { child, addr: String::new() };
-        let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
-        let mut seen = String::new();
-        loop {
-            let mut line = String::new();
-            if stderr.read_line(&mut line).unwrap() == 0 {
-                panic!("saex serve exited before listening: {seen}");
-            }
-            if let Some(addr) = line.trim().strip_prefix("listening on http://") {
-                server.addr = addr.to_string();
-                break;
-            }
-            seen.push_str(&line);
-        }
-        // Keep draining stderr so the server never blocks on a full pipe.
-        std::thread::spawn(move || std::io::copy(&mut stderr, &mut std::io::sink()));
-        server
-    }
-
-    /// One HTTP/1.1 request; the status and the JSON body.
-    fn http(addr: &str, method: &str, path: &str, body: &str) -> (u16, Value) {
-        let mut s = std::net::TcpStream::connect(addr).unwrap();
-        write!(
-            s,
-            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-            body.len()
-        )
-        .unwrap();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("no end of headers");
-        let head = String::from_utf8_lossy(&raw[..split]).to_string();
-        let mut content = raw[split + 4..].to_vec();
-        let status: u16 = head.split_whitespace().nth(1).unwrap().parse().unwrap();
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
-            content = dechunk(&content);
-        }
-        let v =
-            serde_json::from_slice(&content).unwrap_or_else(|e| panic!("{status}: not JSON ({e}): {}", String::from_utf8_lossy(&content)));
-        (status, v)
-    }
-
-    fn dechunk(mut b: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let eol = b.windows(2).position(|w| w == b"\r\n").unwrap();
-            let size = usize::from_str_radix(String::from_utf8_lossy(&b[..eol]).trim(), 16).unwrap();
-            if size == 0 {
-                return out;
-            }
-            out.extend_from_slice(&b[eol + 2..eol + 2 + size]);
-            b = &b[eol + 2 + size + 2..];
-        }
-    }
+    use common::http;
 
     fn stdout_json(out: Output) -> Value {
         serde_json::from_slice(&ok(out).stdout).unwrap()
