@@ -255,13 +255,16 @@ cases! {
     };
 }
 
+/// id, what is wrong, method, path, body, the status wanted, a word the error must contain.
+type HttpCase = (&'static str, &'static str, &'static str, &'static str, Vec<u8>, u16, &'static str);
+
 /// HTTP: every case a 4xx with a JSON `error` naming the problem, on one running server.
 #[test]
 fn http_cases() {
     let server = serve(&["--model", &gemma(), "--sae", &demo_sae(), "--no-cache"]);
     let a = server.addr.as_str();
     let big = "x".repeat(3 << 20);
-    let cases: Vec<(&str, &str, &str, &str, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<HttpCase> = vec![
         (
             "h01_body_not_json",
             "POST discover with a body that is not JSON",

@@ -8,9 +8,8 @@
 //! Every run uses `--no-cache` or a temporary `--cache-dir`, never the user's cache.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 mod common;
