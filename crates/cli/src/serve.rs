@@ -82,6 +82,15 @@ pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
     let cache = args.cache.open()?;
     let opts = SessionOptions { labels: args.labels.clone(), cache, logits: true, ..crate::session_options() };
     let session = crate::opened(Session::open(&args.model, &saes, opts)?)?;
+    let index = match &args.index {
+        Some(dir) => {
+            let ix = saex_engine::index_store::Index::open(dir).map_err(saex_engine::from_index)?;
+            saex_engine::check_index_matches(&session, &ix.manifest, dir)?;
+            let labels = saex_engine::IndexLabels::load(&ix, &args.labels)?;
+            Some(std::sync::Arc::new((ix, labels)))
+        }
+        None => None,
+    };
     let np_opts = saex_engine::neuronpedia::NpOptions { names, model: args.np_model.clone(), token_limit: Some(args.token_limit) };
     let np = saex_engine::neuronpedia::Neuronpedia::new(&session, &np_opts)?;
     let sources: Vec<&str> = np.sources.iter().map(|s| s.id.as_str()).collect();
@@ -89,14 +98,6 @@ pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
     if secret.is_none() {
         eprintln!("loopback only: no --secret-env, so no X-SECRET-KEY check and no other machine can connect");
     }
-    let index = match &args.index {
-        Some(dir) => {
-            let ix = saex_engine::index_store::Index::open(dir).map_err(saex_engine::from_index)?;
-            let labels = saex_engine::IndexLabels::load(&ix, &args.labels)?;
-            Some(std::sync::Arc::new((ix, labels)))
-        }
-        None => None,
-    };
     let opts = saex_server::Options {
         max_concurrent: args.max_concurrent,
         timeout: Duration::from_secs(args.timeout_secs),

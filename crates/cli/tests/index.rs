@@ -255,6 +255,10 @@ fn bad_index_input_is_one_line() {
         "64",
     ];
     fails_with(&saex(&args), &["other inputs", "nothing was overwritten"]);
+    // ...and a server of another SAE will not answer from it.
+    let serve =
+        ["serve", "--addr", "127.0.0.1:0", "--model", &tiny_model(), "--sae", other_sae.to_str().unwrap(), "--index", ix.to_str().unwrap()];
+    fails_with(&saex(&serve), &["indexes SAE", "not among the loaded SAEs"]);
     // Empty corpus.
     let empty = dir.path().join("empty.jsonl");
     std::fs::write(&empty, "").unwrap();

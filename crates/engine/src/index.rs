@@ -271,3 +271,36 @@ fn index_err(e: saex_index::Error) -> Error {
 pub fn from_index(e: saex_index::Error) -> Error {
     e.into()
 }
+
+/// Check that `manifest` is an index of the session's model and of SAEs it has loaded (by
+/// content hash, not by path), so a server never answers from an index of other weights.
+pub fn check_index_matches(session: &Session, manifest: &Manifest, dir: &Path) -> Result<()> {
+    let here = dir.display().to_string();
+    let model = session.model_fingerprint()?;
+    if manifest.model.sha256 != model {
+        return Err(Error::File {
+            path: here,
+            message: format!(
+                "an index of another model ({}, sha256 {}…), not the loaded {} ({}…)",
+                manifest.model.name,
+                &manifest.model.sha256[..12.min(manifest.model.sha256.len())],
+                session.model.info.name,
+                &model[..12.min(model.len())]
+            ),
+        });
+    }
+    let loaded: Vec<String> = (0..session.saes.len()).map(|i| session.sae_fingerprint(i).map(str::to_string)).collect::<Result<_>>()?;
+    for s in &manifest.saes {
+        if !loaded.contains(&s.sha256) {
+            return Err(Error::File {
+                path: here,
+                message: format!(
+                    "indexes SAE {} (sha256 {}…), which is not among the loaded SAEs (give it with --sae)",
+                    s.id,
+                    &s.sha256[..12.min(s.sha256.len())]
+                ),
+            });
+        }
+    }
+    Ok(())
+}

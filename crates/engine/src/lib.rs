@@ -80,7 +80,9 @@ pub use groups::{
 };
 pub use groups_generate::{GenerateSpec, Response as GeneratedResponse};
 pub use highlight::{highlight, HighlightRequest, Highlighted, HighlightedFeature};
-pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress};
+pub use index::{
+    check_index_matches, from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress,
+};
 pub use info::{sae_info, Density, SaeInfo};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
