@@ -48,6 +48,10 @@ pub fn feature(index: &Index, sae: Option<&str>, feature: u32, labels: &IndexLab
 /// `(text, activation, token position)`, with where it came from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TopText {
+    /// The SAE (its id as the index names it).
+    pub sae_id: String,
+    /// The feature.
+    pub feature_id: u32,
     /// The window of text around the token.
     pub text: String,
     /// The activation.
@@ -65,11 +69,14 @@ pub struct TopText {
 /// The feature's `k` strongest examples from the index.
 pub fn top_texts_indexed(index: &Index, sae: Option<&str>, feature: u32, k: usize) -> Result<Vec<TopText>> {
     let ex = index.top_texts(sae, feature, k).map_err(from_index)?;
-    Ok(ex.into_iter().map(top_text).collect())
+    let sae_id = index.manifest.sae(sae).map_err(from_index)?.id.clone();
+    Ok(ex.into_iter().map(|e| top_text(e, &sae_id, feature)).collect())
 }
 
-fn top_text(e: IndexedExample) -> TopText {
+fn top_text(e: IndexedExample, sae_id: &str, feature_id: u32) -> TopText {
     TopText {
+        sae_id: sae_id.to_string(),
+        feature_id,
         text: e.tokens.concat(),
         activation: e.act,
         position: e.position,
