@@ -587,7 +587,7 @@ mod features {
             };
             saex_engine::index_build(&session(), &req, &mut |_| {}).unwrap();
             let ix = saex_engine::index_store::Index::open(dir.path()).unwrap();
-            let labels = saex_engine::IndexLabels::load(&ix, &[]).unwrap();
+            let labels = saex_engine::IndexLabels::load(&ix, &[], None).unwrap();
             (dir, Arc::new((ix, labels)))
         })
     }
