@@ -40,6 +40,7 @@
 #![deny(missing_docs)]
 
 pub mod atomic;
+mod chat;
 mod discover;
 mod drift;
 mod encode;
@@ -54,9 +55,13 @@ pub mod groups_store;
 mod highlight;
 mod index;
 mod info;
+mod label_auto;
+mod label_verbs;
 pub mod labels;
 mod logit_lens;
 mod logit_stats;
+mod neighbors;
+pub mod neuronpedia;
 mod pair;
 mod session;
 mod stats;
@@ -65,15 +70,13 @@ mod tokenize;
 mod top;
 mod top_texts;
 
+pub use chat::{chat_prompt, chat_template, ChatMessage};
 pub use discover::{capture as discover_capture, discover, discover_with_capture, Captured, CapturedSae};
 pub use drift::{drift, drift_sessions, DriftRequest};
 pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
 pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};
-pub use explain::{
-    explain_fetch, explain_import, label_auto, label_get, label_import, label_list, label_set, neuronpedia_cache_dir, AutoLabel,
-    AutoReport, AutoRequest, ExportRows, FetchMethod, FetchReport, FetchRequest, ImportReport, LabelList, LabelRecord, SourceCounts,
-};
+pub use explain::{explain_fetch, explain_import, neuronpedia_cache_dir, ExportRows, FetchMethod, FetchReport, FetchRequest};
 pub use explore::{concept, explore, CategorizedText, ConceptReport, ConceptRequest, ExploreReport, ExploreRequest};
 pub use features::{feature, summaries, top_texts_indexed, FeatureSummary, IndexLabels, TopText};
 pub use generate::{capture, generate, GenerateRequest, Generated};
@@ -84,9 +87,12 @@ pub use groups::{
 pub use highlight::{highlight, HighlightRequest, Highlighted, HighlightedFeature};
 pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress};
 pub use info::{sae_info, Density, SaeInfo};
+pub use label_auto::{label_auto, AutoLabel, AutoReport, AutoRequest};
+pub use label_verbs::{label_get, label_import, label_list, label_set, ImportReport, LabelList, LabelRecord, SourceCounts};
 pub use labels::{label_target, sae_key, LabelTarget};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
+pub use neighbors::{neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
 pub use saex_analysis::top::Reduce;

@@ -19,9 +19,30 @@ use crate::error::{ApiError, ErrorBody};
 use crate::routes::body;
 use crate::State;
 
-fn target(session: &Session, sae: &str) -> Result<LabelTarget, ApiError> {
-    let i = session.one(Some(sae)).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.to_string()))?;
-    Ok(session.saes[i].label_target())
+/// SAE `i` as the registry sees it; without a Neuronpedia id in its config, the one it is
+/// served under on Neuronpedia's routes (`{model}/{source}`, `saex serve --source`), so
+/// explanation rows of that id match it.
+fn target_of(st: &State, i: usize) -> LabelTarget {
+    let mut t = st.session.saes[i].label_target();
+    if t.neuronpedia_id.is_none() {
+        t.neuronpedia_id = st.np.sources.iter().find(|s| s.sae == i).map(|s| format!("{}/{}", st.np.model, s.id));
+    }
+    t
+}
+
+/// The SAE a path names: a loaded SAE's id, its Neuronpedia id, or its Neuronpedia source id.
+fn index_of(st: &State, sae: Option<&str>) -> Result<usize, ApiError> {
+    if let Some(name) = sae {
+        let np = st.np.sources.iter().find(|s| s.id == name || format!("{}/{}", st.np.model, s.id) == name);
+        if let (Err(_), Some(s)) = (st.session.one(Some(name)), np) {
+            return Ok(s.sae);
+        }
+    }
+    st.session.one(sae).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.to_string()))
+}
+
+fn target(st: &State, sae: &str) -> Result<LabelTarget, ApiError> {
+    Ok(target_of(st, index_of(st, Some(sae))?))
 }
 
 fn feature_id(s: &str) -> Result<u32, ApiError> {
@@ -73,7 +94,7 @@ fn source(query: Option<String>) -> Result<Option<Source>, ApiError> {
     responses((status = 200, body = LabelList), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn list(Extract(st): Extract<State>, Path(sae): Path<String>, RawQuery(q): RawQuery) -> Result<Json<LabelList>, ApiError> {
     let src = source(q)?;
-    let t = target(&st.session, &sae)?;
+    let t = target(&st, &sae)?;
     Ok(Json(blocking(&st, false, move |s| saex_engine::label_list(s.label_store(), &t, src)).await?))
 }
 
@@ -91,7 +112,7 @@ pub(crate) async fn import(
     let src = source(q)?;
     let bytes = raw.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let reg = entry::parse(&bytes).map_err(|m| ApiError::bad_field("body", format!("not a registry in seed 003's layout: {m}")))?;
-    let t = target(&st.session, &sae)?;
+    let t = target(&st, &sae)?;
     Ok(Json(blocking(&st, true, move |s| saex_engine::label_import(s.label_store(), &t, reg, src, "body")).await?))
 }
 
@@ -100,7 +121,7 @@ pub(crate) async fn import(
     params(("sae" = String, Path, description = "the SAE: its id or Neuronpedia id"), ("feature" = u32, Path, description = "the feature id")),
     responses((status = 200, body = LabelRecord), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(crate) async fn get(Extract(st): Extract<State>, Path((sae, feature)): Path<(String, String)>) -> Result<Json<LabelRecord>, ApiError> {
-    let t = target(&st.session, &sae)?;
+    let t = target(&st, &sae)?;
     let f = feature_id(&feature)?;
     Ok(Json(blocking(&st, false, move |s| saex_engine::label_get(s.label_store(), &t, f)).await?))
 }
@@ -115,7 +136,7 @@ pub(crate) async fn set(
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LabelRecord>, ApiError> {
     let patch: Patch = body(raw)?;
-    let t = target(&st.session, &sae)?;
+    let t = target(&st, &sae)?;
     let f = feature_id(&feature)?;
     Ok(Json(blocking(&st, true, move |s| saex_engine::label_set(s.label_store(), &t, f, &patch)).await?))
 }
@@ -128,14 +149,8 @@ pub(crate) async fn auto(Extract(st): Extract<State>, raw: Result<Bytes, BytesRe
     let Some(ix) = st.index.clone() else {
         return Err(ApiError::new(StatusCode::NOT_FOUND, "this server has no index (start it with saex serve --index DIR)"));
     };
-    let i = st.session.one(req.sae_id.as_deref()).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.to_string()))?;
-    Ok(Json(
-        blocking(&st, true, move |s| {
-            let t = s.saes[i].label_target();
-            saex_engine::label_auto(s.label_store(), &t, &ix.0, Some(s), &req)
-        })
-        .await?,
-    ))
+    let t = target_of(&st, index_of(&st, req.sae_id.as_deref())?);
+    Ok(Json(blocking(&st, true, move |s| saex_engine::label_auto(s.label_store(), &t, &ix.0, Some(s), &req)).await?))
 }
 
 /// `POST /v1/explain/import`'s body.
@@ -163,8 +178,8 @@ pub(crate) async fn explain_import(
 ) -> Result<Json<ImportReport>, ApiError> {
     let req: ExplainImportRequest = body(raw)?;
     let targets: Vec<LabelTarget> = match &req.sae_id {
-        Some(id) => vec![target(&st.session, id)?],
-        None => st.session.saes.iter().map(|s| s.label_target()).collect(),
+        Some(id) => vec![target(&st, id)?],
+        None => (0..st.session.saes.len()).map(|i| target_of(&st, i)).collect(),
     };
     if req.neuronpedia_id.is_some() && req.sae_id.is_none() {
         return Err(ApiError::bad_field("neuronpedia_id", "name the SAE it belongs to (sae_id)"));
@@ -181,11 +196,10 @@ pub(crate) async fn explain_import(
     responses((status = 200, body = FetchReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)))]
 pub(crate) async fn explain_fetch(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Result<Json<FetchReport>, ApiError> {
     let req: FetchRequest = body(raw)?;
-    let i = st.session.one(req.sae_id.as_deref()).map_err(|e| ApiError::new(StatusCode::NOT_FOUND, e.to_string()))?;
-    let opts = st.neuronpedia.clone();
+    let t = target_of(&st, index_of(&st, req.sae_id.as_deref())?);
+    let opts = st.explain_fetch.clone();
     Ok(Json(
         blocking(&st, true, move |s| {
-            let t = s.saes[i].label_target();
             saex_engine::explain_fetch(s.label_store(), &t, req.neuronpedia_id.as_deref(), req.features.as_deref(), req.method, &opts)
         })
         .await?,

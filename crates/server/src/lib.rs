@@ -50,6 +50,7 @@
 
 mod error;
 mod labels;
+mod neuronpedia;
 mod routes;
 
 use std::net::SocketAddr;
@@ -67,6 +68,7 @@ use tokio::sync::Semaphore;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, ErrorBody};
+pub use neuronpedia::wire::{NpErrorBody, Secret};
 
 /// Limits of a server.
 #[derive(Debug, Clone)]
@@ -80,7 +82,11 @@ pub struct Options {
     /// A corpus activation index to answer `/v1/features/...` from, with its labels.
     pub index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
     /// How `/v1/explain/fetch` asks Neuronpedia (its address, the server's API key, cache).
-    pub neuronpedia: FetchOptions,
+    pub explain_fetch: FetchOptions,
+    /// The session's SAEs as Neuronpedia sources (`None`: the default names).
+    pub neuronpedia: Option<Arc<saex_engine::neuronpedia::Neuronpedia>>,
+    /// The `X-SECRET-KEY` every request but liveness must carry (`None`: no check).
+    pub secret: Option<Secret>,
 }
 
 impl Default for Options {
@@ -90,7 +96,9 @@ impl Default for Options {
             timeout: Duration::from_secs(120),
             body_limit: 1 << 20,
             index: None,
-            neuronpedia: FetchOptions::default(),
+            neuronpedia: None,
+            secret: None,
+            explain_fetch: FetchOptions::default(),
         }
     }
 }
@@ -102,7 +110,8 @@ struct State {
     permits: Arc<Semaphore>,
     timeout: Duration,
     index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
-    neuronpedia: FetchOptions,
+    explain_fetch: FetchOptions,
+    np: Arc<saex_engine::neuronpedia::Neuronpedia>,
 }
 
 #[derive(OpenApi)]
@@ -111,7 +120,6 @@ struct State {
     paths(
         routes::discover,
         routes::top,
-        routes::tokenize,
         routes::steer,
         routes::highlight,
         routes::groups,
@@ -139,7 +147,11 @@ struct ApiDoc;
 /// The OpenAPI document, derived from the request and response types.
 pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(ApiDoc::openapi)
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.merge(neuronpedia::doc());
+        doc
+    })
 }
 
 /// Log each request with its status and latency.
@@ -159,17 +171,18 @@ async fn log_request(req: Request, next: Next) -> Response {
 
 /// The router over `session`.
 pub fn app(session: Arc<Session>, opts: &Options) -> Router {
+    let np = opts.neuronpedia.clone().unwrap_or_else(|| Arc::new(saex_engine::neuronpedia::Neuronpedia::with_defaults(&session)));
     let state = State {
         session,
         permits: Arc::new(Semaphore::new(opts.max_concurrent.max(1))),
         timeout: opts.timeout,
         index: opts.index.clone(),
-        neuronpedia: opts.neuronpedia.clone(),
+        explain_fetch: opts.explain_fetch.clone(),
+        np,
     };
-    Router::new()
+    let router = Router::new()
         .route("/v1/sae/features/discover", post(routes::discover))
         .route("/v1/sae/features/top", post(routes::top))
-        .route("/v1/tokenize", post(routes::tokenize))
         .route("/v1/steer", post(routes::steer))
         .route("/v1/sae/features/highlight", post(routes::highlight))
         .route("/v1/analysis/groups", post(routes::groups))
@@ -187,11 +200,16 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/v1/models", get(routes::models))
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(routes::openapi))
+        .merge(neuronpedia::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(opts.body_limit))
         .layer(axum::middleware::from_fn(log_request))
-        .with_state(state)
+        .with_state(state);
+    match &opts.secret {
+        Some(secret) => router.layer(axum::middleware::from_fn_with_state(Arc::new(secret.clone()), neuronpedia::wire::check_secret)),
+        None => router,
+    }
 }
 
 /// Bind `addr` and serve `session` until Ctrl-C; `on_listen` gets the bound address (port 0
