@@ -8,7 +8,7 @@
 //! 3. write each as a quoted token with its count over `n`, then `→` and the first three
 //!    boosted tokens: `auto: "·world" 14/20, "·War" 3/20 → "·Cup" "·Series" "·wide"`.
 //!
-//! Tokens show a leading space as `·`, a newline as `↵`, a tab as `⇥`, and are cut at 16
+//! Tokens show a space (or SentencePiece's `▁`) as `·`, a newline as `↵`, a tab as `⇥`, and are cut at 16
 //! characters. A feature with no example in the index gets no label.
 
 use std::collections::HashMap;
@@ -27,7 +27,8 @@ pub fn show(token: &str) -> String {
     let mut s: String = token
         .chars()
         .map(|c| match c {
-            ' ' => '·',
+            // SentencePiece's word-start marker is a space too (raw vocabulary pieces carry it).
+            ' ' | '▁' => '·',
             '\n' => '↵',
             '\t' => '⇥',
             '"' => '\'',
@@ -90,5 +91,6 @@ mod tests {
         assert_eq!(top_tokens(&v(&["b", "a", "a", "b"]))[0].0, "b");
         assert_eq!(label(&[], &v(&["x"])), None);
         assert_eq!(show("abcdefghijklmnopqrstuvwxyz"), "\"abcdefghijklmno…\"");
+        assert_eq!(show("▁voici"), "\"·voici\"");
     }
 }

@@ -61,6 +61,7 @@ fn two_processes_lose_nothing() {
                 .args(["--exact", "writer_child", "--test-threads=1"])
                 .env("SAEX_LABELS_WRITER_DIR", dir.path())
                 .env("SAEX_LABELS_WRITER", w.to_string())
+                .stdout(std::process::Stdio::null())
                 .spawn()
                 .unwrap()
         })
