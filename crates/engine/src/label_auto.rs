@@ -125,7 +125,8 @@ pub fn label_auto(
         let r = index.record(Some(&s.id), f)?;
         let top: Vec<_> = r.top.iter().take(req.examples).collect();
         peaks.push(top.iter().map(|e| e.tokens.get(e.peak as usize).cloned().unwrap_or_default()).collect::<Vec<_>>());
-        examples.push(top.iter().take(3).map(|e| e.text().trim().to_string()).collect::<Vec<_>>());
+        // One line each: a registry entry's examples are short texts (seed 003's).
+        examples.push(top.iter().take(3).map(|e| e.text().split_whitespace().collect::<Vec<_>>().join(" ")).collect::<Vec<_>>());
         boosted.push(r.logits.map(|l| l.boosted.into_iter().take(saex_labels::auto::MAX_BOOSTED).map(|t| t.token).collect()));
     }
     let missing: Vec<u32> = features.iter().zip(&boosted).filter(|(_, b)| b.is_none()).map(|(&f, _)| f).collect();

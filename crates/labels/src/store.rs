@@ -120,10 +120,9 @@ pub fn file_key(key: &str) -> String {
         .filter(|c| !c.is_empty())
         .map(|c| {
             let s: String = c.chars().map(|ch| if ch.is_ascii_alphanumeric() || "._-".contains(ch) { ch } else { '_' }).collect();
-            if s.starts_with('.') {
-                format!("_{}", &s[1..])
-            } else {
-                s
+            match s.strip_prefix('.') {
+                Some(rest) => format!("_{rest}"),
+                None => s,
             }
         })
         .collect();
