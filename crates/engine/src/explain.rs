@@ -115,15 +115,30 @@ pub struct FetchRequest {
     /// The SAE (default: the session's only one).
     #[serde(default)]
     pub sae_id: Option<String>,
-    /// Features (`null`: all).
+    /// Features (give these or `all`).
     #[serde(default)]
     pub features: Option<Vec<u32>>,
+    /// Every feature of the SAE (many requests: Neuronpedia's rate limit applies).
+    #[serde(default)]
+    pub all: bool,
     /// The SAE's Neuronpedia id when its config has none.
     #[serde(default)]
     pub neuronpedia_id: Option<String>,
     /// How to ask.
     #[serde(default)]
     pub method: FetchMethod,
+}
+
+impl FetchRequest {
+    /// The features asked for (`None`: all), as [`explain_fetch`] takes them. Neither a list
+    /// nor `all` is an empty list, which it refuses.
+    pub fn features(&self) -> Option<&[u32]> {
+        match (&self.features, self.all) {
+            (_, true) => None,
+            (Some(f), false) => Some(f),
+            (None, false) => Some(&[]),
+        }
+    }
 }
 
 /// What a fetch did.
@@ -178,7 +193,7 @@ pub fn explain_fetch(
     })?;
     fetch::split_id(&np)?;
     let list: Vec<u32> = match features {
-        Some([]) => return Err(Error::field("features", "give at least one feature, or --all")),
+        Some([]) => return Err(Error::field("features", "give at least one feature, or all of them (--all, \"all\": true)")),
         Some(f) => {
             for &x in f {
                 check_feature(t, x)?;

@@ -363,6 +363,8 @@ pub fn export(neuronpedia_id: &str, opts: &FetchOptions) -> Result<(Export, Fetc
     let agent = agent(opts);
     let mut url = format!("{base}/api/explanation/export?modelId={}&saeId={}", encode(model), encode(layer));
     let mut send_key = key;
+    // One redirect at most (the key stays behind); a second is an answer like any other.
+    let mut redirected = false;
     let mut last = String::new();
     let mut attempt = 0;
     while attempt <= opts.retries {
@@ -379,8 +381,11 @@ pub fn export(neuronpedia_id: &str, opts: &FetchOptions) -> Result<(Export, Fetc
                 stats.seconds = started.elapsed().as_secs_f64();
                 return Ok((Export::Rows(a.body), stats));
             }
-            Ok(a) if (300..400).contains(&a.status) && a.location.is_some() && send_key == key => {
-                url = a.location.unwrap_or_default();
+            Ok(a) if (300..400).contains(&a.status) && a.location.is_some() && !redirected => {
+                redirected = true;
+                let to = a.location.unwrap_or_default();
+                // A path-only Location is on the same host.
+                url = if to.starts_with('/') { format!("{base}{to}") } else { to };
                 send_key = None;
                 continue;
             }

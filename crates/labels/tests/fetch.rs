@@ -19,8 +19,8 @@ const KEY: &str = "sk-np-test-4f1c9e";
 struct Seen {
     /// Requests by path.
     hits: HashMap<String, usize>,
-    /// `x-api-key` of every request.
-    keys: Vec<Option<String>>,
+    /// Path and `x-api-key` of every request.
+    keys: Vec<(String, Option<String>)>,
 }
 
 /// A Neuronpedia-shaped feature answer: explanations first-best, with the activations a real
@@ -58,11 +58,29 @@ fn respond(mut s: TcpStream, seen: &Mutex<Seen>) {
     }
     let n = {
         let mut g = seen.lock().unwrap();
-        g.keys.push(key);
+        g.keys.push((path.clone(), key));
         let n = g.hits.entry(path.clone()).or_insert(0);
         *n += 1;
         *n
     };
+    if path.starts_with("/api/explanation/export") {
+        // The old bulk export: a redirect to a file on a storage host.
+        let head = "HTTP/1.1 302 Found\r\nLocation: /files/export.json\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+        let _ = s.write_all(head.as_bytes());
+        return;
+    }
+    if path == "/files/export.json" {
+        let body = json!([
+            {"modelId": "m", "layer": "2-res", "index": "1", "description": "one", "scoreV1": 0.2},
+            {"modelId": "m", "layer": "2-res", "index": "1", "description": "one, better", "scoreV1": 0.9},
+            {"modelId": "m", "layer": "2-res", "index": "4", "description": "four"}
+        ])
+        .to_string();
+        let head =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+        let _ = s.write_all(head.as_bytes()).and_then(|()| s.write_all(body.as_bytes()));
+        return;
+    }
     let parts: Vec<&str> = path.trim_start_matches("/api/feature/").split('/').collect();
     let index: u32 = parts.get(2).and_then(|i| i.parse().ok()).unwrap_or(u32::MAX);
     let (status, extra, body) = match index {
@@ -141,7 +159,7 @@ fn fetch_retries_caches_and_keeps_the_key_out_of_files() {
     {
         let g = seen.lock().unwrap();
         assert_eq!(g.keys.len(), 8);
-        assert!(g.keys.iter().all(|k| k.as_deref() == Some(KEY)), "x-api-key on every request");
+        assert!(g.keys.iter().all(|(_, k)| k.as_deref() == Some(KEY)), "x-api-key on every request");
         assert_eq!(g.hits["/api/feature/gemma-2-2b/6-gemmascope-res-16k/3"], 2);
     }
     // The cache: one file per feature, no key, no activations.
@@ -204,4 +222,18 @@ fn a_refused_key_stops_the_run_and_is_not_echoed() {
     let err = fetch::features("m/0-res", &[1, 2, 3], &opts(&base, cache.path())).unwrap_err().to_string();
     assert!(err.contains("401") && err.contains("NEURONPEDIA_API_KEY"), "{err}");
     assert!(!err.contains(KEY), "key echoed: {err}");
+}
+
+#[test]
+fn the_bulk_export_follows_one_redirect_without_the_key() {
+    let seen = Arc::new(Mutex::new(Seen::default()));
+    let base = serve(seen.clone());
+    let cache = tempfile::tempdir().unwrap();
+    let (got, stats) = fetch::export("m/2-res", &opts(&base, cache.path())).unwrap();
+    let fetch::Export::Rows(bytes) = got else { panic!("{got:?}") };
+    assert_eq!(saex_labels::neuronpedia::rows(&bytes).len(), 3);
+    assert_eq!(stats.requests, 2);
+    let g = seen.lock().unwrap();
+    assert_eq!(g.keys[0].1.as_deref(), Some(KEY), "the key goes to Neuronpedia");
+    assert_eq!(g.keys[1], ("/files/export.json".to_string(), None), "not to where it redirects");
 }

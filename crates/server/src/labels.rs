@@ -135,19 +135,19 @@ pub(crate) async fn set(
     Path((sae, feature)): Path<(String, String)>,
     raw: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LabelRecord>, ApiError> {
-    let patch: Patch = body(raw)?;
     let t = target(&st, &sae)?;
     let f = feature_id(&feature)?;
+    let patch: Patch = body(raw)?;
     Ok(Json(blocking(&st, true, move |s| saex_engine::label_set(s.label_store(), &t, f, &patch)).await?))
 }
 
 /// Automatic proto-labels from the server's index (`saex label auto --json`).
 #[utoipa::path(post, path = "/v1/labels/auto", request_body = AutoRequest,
-    responses((status = 200, body = AutoReport), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses((status = 200, body = AutoReport), (status = 400, body = ErrorBody, description = "bad request, or the server has no index"), (status = 404, body = ErrorBody)))]
 pub(crate) async fn auto(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Result<Json<AutoReport>, ApiError> {
     let req: AutoRequest = body(raw)?;
     let Some(ix) = st.index.clone() else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "this server has no index (start it with saex serve --index DIR)"));
+        return Err(ApiError::bad_field("index", "this server has no index to label from (start it with saex serve --index DIR)"));
     };
     let t = target_of(&st, index_of(&st, req.sae_id.as_deref())?);
     Ok(Json(blocking(&st, true, move |s| saex_engine::label_auto(s.label_store(), &t, &ix.0, Some(s), &req)).await?))
@@ -200,7 +200,7 @@ pub(crate) async fn explain_fetch(Extract(st): Extract<State>, raw: Result<Bytes
     let opts = st.explain_fetch.clone();
     Ok(Json(
         blocking(&st, true, move |s| {
-            saex_engine::explain_fetch(s.label_store(), &t, req.neuronpedia_id.as_deref(), req.features.as_deref(), req.method, &opts)
+            saex_engine::explain_fetch(s.label_store(), &t, req.neuronpedia_id.as_deref(), req.features(), req.method, &opts)
         })
         .await?,
     ))

@@ -98,6 +98,13 @@ async fn bad_input_and_a_corrupt_registry() {
     assert_eq!(s, StatusCode::NOT_FOUND);
     let (s, e) = send(&app, Method::GET, &format!("/v1/labels/{sae}?source=robot"), None).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    // A fetch names its features or asks for all: `{}` asks Neuronpedia nothing.
+    let (s, e) = send(&app, Method::POST, "/v1/explain/fetch", Some(json!({}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e.to_string().contains("all"), "{e}");
+    let (s, e) = send(&app, Method::POST, "/v1/labels/auto", Some(json!({}))).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{e}");
+    assert!(e.to_string().contains("--index"), "{e}");
 
     let (s, _) = send(&app, Method::PUT, &format!("/v1/labels/{sae}/1"), Some(json!({"name": "one"}))).await;
     assert_eq!(s, StatusCode::OK);
