@@ -310,9 +310,13 @@ struct ExplainImportArgs {
     /// Export files.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// The SAE(s) to import into (repeat).
-    #[arg(long, required = true)]
+    /// The SAE(s) to import into (repeat), matched by the Neuronpedia id in their config.
+    #[arg(long, required_unless_present = "source")]
     sae: Vec<String>,
+    /// An SAE under a Neuronpedia id, `modelId/layer=SAE` (repeat; as `saex serve --source`
+    /// names SAEs, with the model): for SAEs whose config has none.
+    #[arg(long)]
+    source: Vec<String>,
     /// The Neuronpedia id (modelId/layer) of the one SAE given, when its config has none.
     #[arg(long)]
     neuronpedia_id: Option<String>,
@@ -368,7 +372,16 @@ pub fn run_explain(args: ExplainArgs, out: &mut dyn Write) -> anyhow::Result<()>
     let store = crate::registry();
     match args.verb {
         ExplainVerb::Import(a) => {
-            let targets = a.sae.iter().map(|s| saex_engine::label_target(s)).collect::<saex_engine::Result<Vec<_>>>()?;
+            let mut targets = a.sae.iter().map(|s| saex_engine::label_target(s)).collect::<saex_engine::Result<Vec<_>>>()?;
+            for s in &a.source {
+                let (id, sae) = s
+                    .split_once('=')
+                    .filter(|(id, _)| id.contains('/'))
+                    .ok_or_else(|| anyhow::anyhow!("--source {s}: expected modelId/layer=SAE, e.g. gemma-3-270m/6-res-mine=./my-sae"))?;
+                let mut t = saex_engine::label_target(sae)?;
+                t.neuronpedia_id = Some(id.to_string());
+                targets.push(t);
+            }
             let inputs = a.files.iter().map(|f| ExportRows::read(f)).collect::<saex_engine::Result<Vec<_>>>()?;
             let r = saex_engine::explain_import(&store, &targets, a.neuronpedia_id.as_deref(), &inputs)?;
             if a.json {

@@ -208,6 +208,10 @@ fn explain_import_shows_in_discover_and_reports_bad_lines() {
     let stderr = String::from_utf8_lossy(&again.stderr);
     assert!(stderr.contains("line 3"), "{stderr}");
     assert!(String::from_utf8_lossy(&again.stdout).contains("2 unchanged"));
+    // The same rows with the SAE named by `--source modelId/layer=SAE`: nothing new.
+    let source = format!("{np}={sae}");
+    let by_source = json_of(saex_in(reg.path(), &["explain", "import", gz.to_str().unwrap(), "--source", &source, "--json"]));
+    assert_eq!((by_source["unchanged"].as_u64(), by_source["imported"].as_u64()), (Some(2), Some(0)), "{by_source}");
 
     let after = discover(reg.path());
     let label_of = |f: u32| after["features"].as_array().unwrap().iter().find(|x| x["feature_id"] == f).map(|x| x["proto_label"].clone());
