@@ -3,13 +3,13 @@
 # runs the model or an SAE itself. Model work goes face → engine → model; a face that called
 # `Model::forward`/`run`/`generate` or an SAE's encode directly would be a second engine.
 #
-# Checked: the library source of cli, server, analysis, report (and python, index when
+# Checked: the library source of cli, server, analysis, report, labels (and python, index when
 # present). Tests may call anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pattern='\.(forward|run|run_edited|run_chunked|generate|generate_with|generate_edited)\(|\.encode_sparse\(|\.encode_restricted\(|\.encode_dense\(|saex_sae::Sae::encode|Sae::load|Model::load'
 dirs=()
-for c in cli server analysis report python index; do
+for c in cli server analysis report python index labels; do
   [ -d "crates/$c/src" ] && dirs+=("crates/$c/src")
 done
 # `Sae::load` is allowed in sae-info and neighbors (an SAE's weights alone, no model, nothing run).

@@ -41,7 +41,7 @@ pub struct Args {
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let index = Index::open(&args.index).map_err(saex_engine::from_index)?;
-    let labels = IndexLabels::load(&index, &args.labels)?;
+    let labels = IndexLabels::load(&index, &args.labels, Some(&crate::registry()))?;
     let sae = args.sae.as_deref();
     let summaries = saex_engine::summaries(&index, sae, &labels)?;
     let chosen: Vec<u32> = if args.labelled {

@@ -29,7 +29,7 @@ pub struct Args {
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let index = Index::open(&args.index).map_err(saex_engine::from_index)?;
-    let labels = IndexLabels::load(&index, &args.labels)?;
+    let labels = IndexLabels::load(&index, &args.labels, Some(&crate::registry()))?;
     let r = saex_engine::feature(&index, args.sae.as_deref(), args.feature, &labels)?;
     if args.json {
         serde_json::to_writer(&mut *out, &r)?;

@@ -138,7 +138,13 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
 fn select(a: SelectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let (m, v) = saex_engine::read_groups(&a.dir)?;
     let dir = std::path::Path::new(&m.sae_id);
-    let labels = saex_engine::labels::for_sae(&m.sae_id, m.neuronpedia_id.as_deref(), dir.is_dir().then_some(dir), &a.labels)?;
+    let labels = saex_engine::labels::for_sae(
+        &m.sae_id,
+        m.neuronpedia_id.as_deref(),
+        dir.is_dir().then_some(dir),
+        &a.labels,
+        Some(&crate::registry()),
+    )?;
     let np = m.neuronpedia_id.clone();
     let opts = SelectOptions {
         strategy: a.strategy.clone(),

@@ -15,6 +15,7 @@ mod generate;
 mod groups;
 mod highlight;
 mod index;
+mod label;
 mod logging;
 mod logit_stats;
 mod neighbors;
@@ -51,6 +52,10 @@ struct Cli {
     /// 4-8x the memory).
     #[arg(long, global = true, default_value = "stored")]
     dtype: String,
+    /// The label registry directory (default: $XDG_DATA_HOME/saex/labels, else
+    /// ~/.local/share/saex/labels). Every verb that shows labels reads it; see docs/labels.md.
+    #[arg(long, global = true, env = "SAEX_LABELS_DIR")]
+    registry: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -62,9 +67,17 @@ pub fn dtype() -> saex_model::Dtype {
     DTYPE.get().copied().unwrap_or_default()
 }
 
+static REGISTRY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// The label registry the command line asked for (`--registry`, `SAEX_LABELS_DIR`, else the
+/// default location).
+pub fn registry() -> saex_labels::Store {
+    REGISTRY.get().map(saex_labels::Store::new).unwrap_or_else(saex_labels::Store::default_location)
+}
+
 /// Session options with the global flags applied; verbs add their own fields.
 pub fn session_options() -> saex_engine::SessionOptions {
-    saex_engine::SessionOptions { dtype: dtype(), ..Default::default() }
+    saex_engine::SessionOptions { dtype: dtype(), registry: Some(registry().dir().to_path_buf()), ..Default::default() }
 }
 
 // One Command value per process: its size does not matter, boxing the big variants would.
@@ -121,10 +134,18 @@ enum Command {
     LogitStats(logit_stats::Args),
     /// The features nearest a feature by decoder (or encoder) cosine, exact.
     Neighbors(neighbors::Args),
+    /// The feature label registry (seed 003's sae_features.json per SAE): set, get, list,
+    /// export, import, auto.
+    Label(label::Args),
+    /// Neuronpedia's feature explanations into the label registry: import exports, fetch.
+    Explain(label::ExplainArgs),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let _ = DTYPE.set(cli.dtype.parse()?);
+    if let Some(r) = cli.registry {
+        let _ = REGISTRY.set(r);
+    }
     match cli.command {
         Command::Tokenize(a) => tokenize::run(a, out),
         Command::Capture(a) => capture::run(a, out),
@@ -150,6 +171,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Drift(a) => drift::run(a, out),
         Command::LogitStats(a) => logit_stats::run(a, out),
         Command::Neighbors(a) => neighbors::run(a, out),
+        Command::Label(a) => label::run(a, out),
+        Command::Explain(a) => label::run_explain(a, out),
     }
 }
 

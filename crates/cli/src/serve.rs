@@ -51,6 +51,9 @@ pub struct Args {
     /// Largest request body, in KiB.
     #[arg(long, default_value_t = 1024)]
     max_body_kb: usize,
+    /// Neuronpedia's address, for POST /v1/explain/fetch (its API key: NEURONPEDIA_API_KEY).
+    #[arg(long, default_value = saex_engine::saex_labels::fetch::DEFAULT_BASE_URL)]
+    neuronpedia_url: String,
     #[command(flatten)]
     cache: crate::cache_args::CacheArgs,
 }
@@ -86,7 +89,7 @@ pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
         Some(dir) => {
             let ix = saex_engine::index_store::Index::open(dir).map_err(saex_engine::from_index)?;
             saex_engine::check_index_matches(&session, &ix.manifest, dir)?;
-            let labels = saex_engine::IndexLabels::load(&ix, &args.labels)?;
+            let labels = saex_engine::IndexLabels::load(&ix, &args.labels, Some(&crate::registry()))?;
             Some(std::sync::Arc::new((ix, labels)))
         }
         None => None,
@@ -103,6 +106,12 @@ pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
         timeout: Duration::from_secs(args.timeout_secs),
         body_limit: args.max_body_kb.saturating_mul(1024),
         index,
+        explain_fetch: saex_engine::saex_labels::fetch::FetchOptions {
+            base_url: args.neuronpedia_url.clone(),
+            api_key: std::env::var(saex_engine::saex_labels::fetch::API_KEY_ENV).ok().filter(|k| !k.is_empty()),
+            cache_dir: Some(saex_engine::neuronpedia_cache_dir()),
+            ..Default::default()
+        },
         neuronpedia: Some(std::sync::Arc::new(np)),
         secret,
     };

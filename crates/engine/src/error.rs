@@ -36,6 +36,9 @@ pub enum Error {
     /// From the corpus reader.
     #[error(transparent)]
     Corpus(#[from] saex_corpus::Error),
+    /// From the label registry (a corrupt file) or Neuronpedia.
+    #[error(transparent)]
+    Labels(saex_labels::Error),
     /// A tensor operation failed.
     #[error("tensor error: {}", saex_model::error::first_line(.0))]
     Candle(#[from] candle_core::Error),
@@ -46,6 +49,16 @@ impl From<saex_analysis::Error> for Error {
         match e {
             saex_analysis::Error::Field { field, message } => Error::Field { field, message },
             other => Error::Invalid(other.to_string()),
+        }
+    }
+}
+
+impl From<saex_labels::Error> for Error {
+    fn from(e: saex_labels::Error) -> Error {
+        match e {
+            saex_labels::Error::Field { field, message } => Error::Field { field, message },
+            saex_labels::Error::File { path, message } => Error::File { path, message },
+            other => Error::Labels(other),
         }
     }
 }

@@ -17,12 +17,13 @@ use crate::index::from_index;
 pub struct IndexLabels(HashMap<String, HashMap<u32, String>>);
 
 impl IndexLabels {
-    /// Load each SAE's labels: `catalogs`, then the SAE directory's own `labels.jsonl`.
-    pub fn load(index: &Index, catalogs: &[PathBuf]) -> Result<IndexLabels> {
+    /// Load each SAE's labels: `catalogs`, the label registry `store`, the SAE directory's
+    /// own `labels.jsonl` (see [`crate::labels`]).
+    pub fn load(index: &Index, catalogs: &[PathBuf], store: Option<&saex_labels::Store>) -> Result<IndexLabels> {
         let mut by = HashMap::new();
         for s in &index.manifest.saes {
             let dir = Path::new(&s.id);
-            let labels = crate::labels::for_sae(&s.id, s.neuronpedia_id.as_deref(), dir.is_dir().then_some(dir), catalogs)?;
+            let labels = crate::labels::for_sae(&s.id, s.neuronpedia_id.as_deref(), dir.is_dir().then_some(dir), catalogs, store)?;
             by.insert(s.id.clone(), labels);
         }
         Ok(IndexLabels(by))

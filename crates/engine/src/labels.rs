@@ -1,22 +1,113 @@
-//! Proto-label catalogs: short human descriptions of features, attached to discovery results.
+//! Proto-labels: short human descriptions of features, attached to every verb that shows
+//! features (discover, top-features, dashboards, groups, explore, logit-stats, feature).
 //!
-//! Two formats, in JSON (an array) or JSONL (one object per line), mixed freely:
+//! Where a feature's label comes from, first found wins:
+//! 1. `--labels` catalog files, in the order given;
+//! 2. the label registry's hand entries (`saex label set`, a seed-made `sae_features.json`
+//!    imported with `saex label import`), then its Neuronpedia explanations (`saex explain
+//!    import`/`fetch`) — see `saex_labels` and docs/labels.md;
+//! 3. the `labels.jsonl` shipped inside the SAE's directory;
+//! 4. the registry's automatic labels (`saex label auto`, always starting `auto: `).
+//!
+//! Catalog files are read-only, in JSON (an array) or JSONL (one object per line), two
+//! formats mixed freely:
 //! - saex's own: `{"sae_id": "demo/sae", "feature_id": 159, "label": "…"}`. `sae_id` may be
 //!   left out in a `labels.jsonl` shipped inside an SAE's directory (it is that SAE's).
 //! - Neuronpedia explanation exports: `{"modelId": "gemma-2-2b", "layer":
 //!   "6-gemmascope-res-16k", "index": "159", "description": "…"}`, matched against the SAE's
 //!   `neuronpedia_id` (`gemma-2-2b/6-gemmascope-res-16k`).
 //!
-//! The first label of a feature wins: `--labels` files in the order given, then the SAE's own
-//! `labels.jsonl`, so a user's catalog overrides what an SAE ships.
+//! The registry keeps one file per SAE, named by [`sae_key`]: the SAE's Neuronpedia id when
+//! its config has one, else a key computed from its decoder.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use candle_core::{DType, Tensor};
+use saex_labels::{Registry, Source, Store};
+use saex_sae::Sae;
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::session::{SessionSae, LABELS_FILE};
+
+/// Rows of the decoder hashed into a local SAE's key.
+const KEY_ROWS: usize = 64;
+
+/// The SAE's file in the label registry: its Neuronpedia id (`gemma-2-2b/6-gemmascope-res-16k`)
+/// when its config has one; else `saex-local/{d_in}x{d_sae}-{h}`, `h` the first 16 hex
+/// digits of the sha256 of `saex-sae-key/1`, `d_in` and `d_sae` (u64 LE), and 64 evenly
+/// spaced decoder rows (`W_dec[i·(d_sae−1)/63]`, their indices as u32 LE, then their values as
+/// f32 LE). So the key follows the weights: it survives moving or renaming the directory and
+/// adding statistics or labels to it, and changes when the SAE is retrained.
+pub fn sae_key(sae: &Sae) -> Result<String> {
+    if let Some(id) = sae.config().metadata.neuronpedia_id.as_deref().filter(|s| !s.is_empty()) {
+        return Ok(id.to_string());
+    }
+    let w = sae.w_dec(); // [d_sae, d_in]
+    let (d_sae, d_in) = w.dims2()?;
+    let n = d_sae.min(KEY_ROWS);
+    let rows: Vec<u32> = (0..n).map(|i| if n < 2 { 0 } else { (i * (d_sae - 1) / (n - 1)) as u32 }).collect();
+    let idx = Tensor::new(rows.as_slice(), w.device())?;
+    let values = w.index_select(&idx, 0)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+    let mut h = Sha256::new();
+    h.update(b"saex-sae-key/1");
+    h.update((d_in as u64).to_le_bytes());
+    h.update((d_sae as u64).to_le_bytes());
+    for r in &rows {
+        h.update(r.to_le_bytes());
+    }
+    for v in values {
+        h.update(v.to_le_bytes());
+    }
+    let hex: String = h.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("saex-local/{d_in}x{d_sae}-{hex}"))
+}
+
+/// What the registry needs to know of an SAE.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct LabelTarget {
+    /// How it was named when loaded.
+    pub sae_id: String,
+    /// Its Neuronpedia id, when its config has one.
+    pub neuronpedia_id: Option<String>,
+    /// Features.
+    pub d_sae: usize,
+    /// Its registry file's key ([`sae_key`]).
+    pub key: String,
+}
+
+/// Load an SAE (no model) for the label verbs.
+pub fn label_target(spec: &str) -> Result<LabelTarget> {
+    let sae = Sae::load(spec)?;
+    Ok(LabelTarget {
+        sae_id: spec.to_string(),
+        neuronpedia_id: sae.config().metadata.neuronpedia_id.clone().filter(|s| !s.is_empty()),
+        d_sae: sae.d_sae(),
+        key: sae_key(&sae)?,
+    })
+}
+
+/// Labels from a registry file, in two passes: hand and Neuronpedia entries (`auto`
+/// false), or automatic ones (`auto` true). Entries past `d_sae` (a hand-edited file) are
+/// left out with a warning.
+fn registry_labels(reg: &Registry, auto: bool, d_sae: usize, what: &str, warnings: &mut Vec<String>) -> Vec<(u32, String)> {
+    let mut out = Vec::new();
+    for (&f, e) in reg {
+        if (e.source == Source::Auto) != auto {
+            continue;
+        }
+        if f as usize >= d_sae {
+            warnings.push(format!("{what}: feature {f} is out of range (d_sae {d_sae}); ignored"));
+            continue;
+        }
+        if let Some(l) = e.label() {
+            out.push((f, l));
+        }
+    }
+    out
+}
 
 /// One catalog entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -74,10 +165,19 @@ pub fn read(path: &Path) -> Result<Vec<LabelEntry>> {
         .collect()
 }
 
-/// Attach labels to `saes`: the user's `catalogs` first, then each SAE directory's own
-/// `labels.jsonl`; the first label of a feature wins. A catalog matching no loaded SAE adds
-/// a warning; an entry out of an SAE's range is an error naming the file.
-pub fn attach(saes: &mut [SessionSae], catalogs: &[PathBuf], warnings: &mut Vec<String>) -> Result<()> {
+/// Attach labels to `saes` in the order of the module docs; the first label of a feature
+/// wins. A catalog matching no loaded SAE adds a warning; an entry out of an SAE's range is
+/// an error naming the file; a corrupt registry file is an error.
+pub fn attach(saes: &[SessionSae], catalogs: &[PathBuf], store: &Store, warnings: &mut Vec<String>) -> Result<()> {
+    let maps = compute(saes, catalogs, store, warnings)?;
+    for (s, m) in saes.iter().zip(maps) {
+        *s.labels.write().unwrap_or_else(|p| p.into_inner()) = m;
+    }
+    Ok(())
+}
+
+fn compute(saes: &[SessionSae], catalogs: &[PathBuf], store: &Store, warnings: &mut Vec<String>) -> Result<Vec<HashMap<u32, String>>> {
+    let mut maps: Vec<HashMap<u32, String>> = vec![HashMap::new(); saes.len()];
     for path in catalogs {
         let entries = read(path)?;
         let mut matched = 0;
@@ -100,7 +200,7 @@ pub fn attach(saes: &mut [SessionSae], catalogs: &[PathBuf], warnings: &mut Vec<
                         message: format!("feature {} is out of range for {} (d_sae {})", e.feature, saes[i].id, saes[i].sae.d_sae()),
                     });
                 }
-                saes[i].labels.entry(e.feature).or_insert_with(|| e.label.clone());
+                maps[i].entry(e.feature).or_insert_with(|| e.label.clone());
             }
         }
         if matched == 0 && !saes.is_empty() {
@@ -111,7 +211,13 @@ pub fn attach(saes: &mut [SessionSae], catalogs: &[PathBuf], warnings: &mut Vec<
             ));
         }
     }
-    for s in saes.iter_mut() {
+    for (s, labels) in saes.iter().zip(maps.iter_mut()) {
+        let reg = store.read(&s.label_key)?;
+        let what = store.path(&s.label_key).display().to_string();
+        let d_sae = s.sae.d_sae();
+        for (f, l) in registry_labels(&reg, false, d_sae, &what, warnings) {
+            labels.entry(f).or_insert(l);
+        }
         let own = s.sae.source().join(LABELS_FILE);
         if own.is_file() {
             for e in read(&own)? {
@@ -121,17 +227,39 @@ pub fn attach(saes: &mut [SessionSae], catalogs: &[PathBuf], warnings: &mut Vec<
                         message: format!("feature {} is out of range (d_sae {})", e.feature, s.sae.d_sae()),
                     });
                 }
-                s.labels.entry(e.feature).or_insert(e.label);
+                labels.entry(e.feature).or_insert(e.label);
             }
         }
+        for (f, l) in registry_labels(&reg, true, d_sae, &what, warnings) {
+            labels.entry(f).or_insert(l);
+        }
     }
-    Ok(())
+    Ok(maps)
 }
 
-/// The labels of one SAE without a session (queries of an index): the user's `catalogs`
-/// first (entries naming this SAE by `sae_id` or Neuronpedia id, or naming none), then
-/// the SAE directory's own `labels.jsonl` when `dir` has one.
-pub fn for_sae(sae_id: &str, neuronpedia_id: Option<&str>, dir: Option<&Path>, catalogs: &[PathBuf]) -> Result<HashMap<u32, String>> {
+/// The registry key of an SAE known by id only (an index's): its Neuronpedia id, else the
+/// key of its directory when that is on this machine.
+pub fn key_of(sae_id: &str, neuronpedia_id: Option<&str>) -> Result<Option<String>> {
+    if let Some(id) = neuronpedia_id.filter(|s| !s.is_empty()) {
+        return Ok(Some(id.to_string()));
+    }
+    if Path::new(sae_id).is_dir() {
+        return Ok(Some(sae_key(&Sae::load(sae_id)?)?));
+    }
+    Ok(None)
+}
+
+/// The labels of one SAE without a session (queries of an index), in the order of the
+/// module docs: the user's `catalogs` (entries naming this SAE by `sae_id` or Neuronpedia
+/// id, or naming none), the registry (when `store` is given and [`key_of`] finds a key),
+/// the SAE directory's own `labels.jsonl` when `dir` has one, the registry's automatic ones.
+pub fn for_sae(
+    sae_id: &str,
+    neuronpedia_id: Option<&str>,
+    dir: Option<&Path>,
+    catalogs: &[PathBuf],
+    store: Option<&Store>,
+) -> Result<HashMap<u32, String>> {
     let mut out = HashMap::new();
     for path in catalogs {
         for e in read(path)? {
@@ -144,10 +272,24 @@ pub fn for_sae(sae_id: &str, neuronpedia_id: Option<&str>, dir: Option<&Path>, c
             }
         }
     }
+    let reg = match store {
+        Some(st) => match key_of(sae_id, neuronpedia_id)? {
+            Some(k) => st.read(&k)?,
+            None => Registry::new(),
+        },
+        None => Registry::new(),
+    };
+    let mut ignored = Vec::new();
+    for (f, l) in registry_labels(&reg, false, usize::MAX, "", &mut ignored) {
+        out.entry(f).or_insert(l);
+    }
     if let Some(own) = dir.map(|d| d.join(LABELS_FILE)).filter(|p| p.is_file()) {
         for e in read(&own)? {
             out.entry(e.feature).or_insert(e.label);
         }
+    }
+    for (f, l) in registry_labels(&reg, true, usize::MAX, "", &mut ignored) {
+        out.entry(f).or_insert(l);
     }
     Ok(out)
 }

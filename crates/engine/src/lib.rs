@@ -19,6 +19,9 @@
 //! | `sae-info` | [`sae_info()`] | SAE → [`SaeInfo`] |
 //! | `index build` / `merge` | [`index_build()`], [`index_merge()`] | corpus → an index folder |
 //! | `feature`, `top-texts --index` | [`feature()`], [`top_texts_indexed()`] | index → `FeatureRecord` |
+//! | `label get`/`set`/`list`/`import` | [`label_get()`], [`label_set()`], [`label_list()`], [`label_import()`] | registry → [`LabelRecord`], [`LabelList`] |
+//! | `explain import`/`fetch` | [`explain_import()`], [`explain_fetch()`] | Neuronpedia → [`ImportReport`], [`FetchReport`] |
+//! | `label auto` | [`label_auto()`] | index (+ model) → [`AutoReport`] |
 //!
 //! The walk of a request goes face → engine → model, never back up: every verb reaches the
 //! model through [`Session::encode_tokens`] / [`Session::encode_batch`] (the encode
@@ -43,6 +46,7 @@ mod drift;
 mod encode;
 mod error;
 mod eval;
+mod explain;
 mod explore;
 mod features;
 mod generate;
@@ -52,6 +56,8 @@ pub mod groups_store;
 mod highlight;
 mod index;
 mod info;
+mod label_auto;
+mod label_verbs;
 pub mod labels;
 mod logit_lens;
 mod logit_stats;
@@ -71,6 +77,7 @@ pub use drift::{drift, drift_sessions, DriftRequest};
 pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
 pub use error::{Error, Result};
 pub use eval::{eval, EvalOptions, EvalReport};
+pub use explain::{explain_fetch, explain_import, neuronpedia_cache_dir, ExportRows, FetchMethod, FetchReport, FetchRequest};
 pub use explore::{concept, explore, CategorizedText, ConceptReport, ConceptRequest, ExploreReport, ExploreRequest};
 pub use features::{feature, summaries, top_texts_indexed, FeatureSummary, IndexLabels, TopText};
 pub use generate::{capture, generate, GenerateRequest, Generated};
@@ -84,6 +91,9 @@ pub use index::{
     check_index_matches, from_index, index_build, index_merge, IndexBuildReport, IndexBuildRequest, Progress as IndexProgress,
 };
 pub use info::{sae_info, Density, SaeInfo};
+pub use label_auto::{label_auto, AutoLabel, AutoReport, AutoRequest};
+pub use label_verbs::{label_get, label_import, label_list, label_set, ImportReport, LabelList, LabelRecord, SourceCounts};
+pub use labels::{label_target, sae_key, LabelTarget};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
 pub use neighbors::{neighbors, sae_neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
@@ -91,6 +101,7 @@ pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
 pub use saex_analysis::top::Reduce;
 pub use saex_index as index_store;
+pub use saex_labels;
 pub use session::{loaded, release_saes, Loaded, LoadedModel, LoadedSae, Session, SessionOptions, SessionSae, LABELS_FILE};
 pub use stats::{feature_stats, FeatureStats, DENSE_RATE, STATS_FILE};
 pub use steer::{steer, steer_pair, steering_edit, steering_vector, SteerFeature, SteerOptions, SteerRequest, Steered, MAX_STEER_TOKENS};

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use saex_cache::Cache;
 use saex_hooks::Hook;
@@ -31,8 +31,11 @@ pub struct SessionSae {
     pub adapter: Arc<Adapter>,
     /// Reference statistics (`feature_stats.safetensors`), when shipped.
     pub stats: Option<FeatureStats>,
-    /// Proto-labels by feature.
-    pub labels: HashMap<u32, String>,
+    /// Proto-labels by feature (see [`crate::labels`] for where they come from); replaced
+    /// whole by [`Session::reload_labels`].
+    pub labels: RwLock<HashMap<u32, String>>,
+    /// Its file in the label registry ([`crate::labels::sae_key`]).
+    pub label_key: String,
     fingerprint: OnceLock<String>,
     sparsity: OnceLock<Option<Vec<f32>>>,
 }
@@ -50,7 +53,22 @@ impl SessionSae {
 
     /// The feature's label, if a catalog has one.
     pub fn label(&self, feature: u32) -> Option<String> {
-        self.labels.get(&feature).cloned()
+        self.labels.read().unwrap_or_else(|p| p.into_inner()).get(&feature).cloned()
+    }
+
+    /// How many features have a label.
+    pub fn label_count(&self) -> usize {
+        self.labels.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// What the label registry needs to know of it.
+    pub fn label_target(&self) -> crate::labels::LabelTarget {
+        crate::labels::LabelTarget {
+            sae_id: self.id.clone(),
+            neuronpedia_id: self.neuronpedia_id().map(str::to_string),
+            d_sae: self.sae.d_sae(),
+            key: self.label_key.clone(),
+        }
     }
 
     /// Share of reference tokens the feature fires on: from the reference statistics, else
@@ -82,6 +100,8 @@ impl SessionSae {
 pub struct SessionOptions {
     /// Extra label catalogs (saex or Neuronpedia format), read before the SAEs' own.
     pub labels: Vec<PathBuf>,
+    /// The label registry directory (`None`: [`saex_labels::Store::default_dir`]).
+    pub registry: Option<PathBuf>,
     /// The activation cache; `None` disables caching.
     pub cache: Option<Cache>,
     /// Load everything logits need (generation, the entropy filter). Without it only the
@@ -111,6 +131,8 @@ pub struct Session {
     pub dtype: Dtype,
     /// Non-fatal findings while opening (SAE trained on another model, unmatched labels).
     pub warnings: Vec<String>,
+    label_catalogs: Vec<PathBuf>,
+    label_store: saex_labels::Store,
     model_fingerprint: OnceLock<String>,
 }
 
@@ -141,18 +163,21 @@ impl Session {
             let adapter = pair.adapter.clone();
             let stats_path = sae.source().join(STATS_FILE);
             let stats = if stats_path.is_file() { Some(FeatureStats::load(&stats_path, sae.d_sae())?) } else { None };
+            let label_key = labels::sae_key(&sae)?;
             saes.push(SessionSae {
                 id,
                 sae,
                 hook,
                 adapter,
                 stats,
-                labels: HashMap::new(),
+                labels: RwLock::new(HashMap::new()),
+                label_key,
                 fingerprint: OnceLock::new(),
                 sparsity: OnceLock::new(),
             });
         }
-        labels::attach(&mut saes, &opts.labels, &mut warnings)?;
+        let store = opts.registry.clone().map(saex_labels::Store::new).unwrap_or_else(saex_labels::Store::default_location);
+        labels::attach(&saes, &opts.labels, &store, &mut warnings)?;
         Ok(Session {
             model,
             model_id: model_spec.to_string(),
@@ -161,8 +186,26 @@ impl Session {
             logits: opts.logits,
             dtype: opts.dtype,
             warnings,
+            label_catalogs: opts.labels,
+            label_store: store,
             model_fingerprint: OnceLock::new(),
         })
+    }
+
+    /// The label registry this session reads.
+    pub fn label_store(&self) -> &saex_labels::Store {
+        &self.label_store
+    }
+
+    /// Read every SAE's labels again (after the registry changed), from the same catalogs
+    /// and registry as at open.
+    pub fn reload_labels(&self) -> Result<()> {
+        let mut warnings = Vec::new();
+        labels::attach(&self.saes, &self.label_catalogs, &self.label_store, &mut warnings)?;
+        for w in warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(())
     }
 
     /// SAE `i` bound to the model.
@@ -358,7 +401,7 @@ pub fn loaded(session: &Session) -> Loaded {
                 d_sae: s.sae.d_sae(),
                 neuronpedia_id: s.neuronpedia_id().map(str::to_string),
                 reference_stats: s.stats.is_some(),
-                labels: s.labels.len(),
+                labels: s.label_count(),
             })
             .collect(),
     }

@@ -64,7 +64,7 @@ fn top_examples_equal_a_brute_force_pass_and_stats_a_recount() {
     let report = build(&s, dir.path(), Shard::WHOLE);
     assert!(!report.reused && !report.resumed);
     let index = Index::open(dir.path()).unwrap();
-    let labels = IndexLabels::load(&index, &[]).unwrap();
+    let labels = IndexLabels::load(&index, &[], None).unwrap();
     let docs = saex_corpus::read_docs(&corpus(), saex_corpus::Split::All).unwrap();
     // Brute force: every (act, doc, position) of every feature, from `saex encode`'s path.
     let d_sae = s.saes[0].sae.d_sae();

@@ -51,6 +51,16 @@ impl From<saex_engine::Error> for ApiError {
             // Only past the time limit, after the client already got its 504.
             return ApiError::new(StatusCode::GATEWAY_TIMEOUT, "cancelled at the time limit");
         }
+        match &e {
+            // The registry file is broken: the request cannot be served until someone fixes it.
+            saex_engine::Error::Labels(l @ saex_engine::saex_labels::Error::Corrupt { .. }) => {
+                return ApiError::new(StatusCode::CONFLICT, l.to_string())
+            }
+            saex_engine::Error::Labels(l @ saex_engine::saex_labels::Error::Fetch(_)) => {
+                return ApiError::new(StatusCode::BAD_GATEWAY, l.to_string())
+            }
+            _ => {}
+        }
         if e.is_client_error() {
             let field = e.field_name().map(str::to_string);
             let message = match &e {

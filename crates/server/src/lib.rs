@@ -21,6 +21,13 @@
 //! | `POST /v1/sae/neighbors` | `NeighborsRequest` → `[Neighbor]` (exact cosine) | `neighbors` |
 //! | `GET /v1/features/{sae}/{n}` | a feature's index record (`saex feature --json`) | `feature` |
 //! | `GET /v1/features/{sae}/{n}/dashboard` | its dashboard page (HTML) | `feature` |
+//! | `GET /v1/labels/{sae}` | an SAE's label registry (`saex label list --json`) | `label_list` |
+//! | `POST /v1/labels/{sae}` | seed 003's registry → `ImportReport` | `label_import` |
+//! | `GET /v1/labels/{sae}/{n}` | a feature's entry | `label_get` |
+//! | `PUT /v1/labels/{sae}/{n}` | fields to set → the entry | `label_set` |
+//! | `POST /v1/labels/auto` | `AutoRequest` → `AutoReport` (needs `--index`) | `label_auto` |
+//! | `POST /v1/explain/import` | Neuronpedia explanation rows → `ImportReport` | `explain_import` |
+//! | `POST /v1/explain/fetch` | `FetchRequest` → `FetchReport` | `explain_fetch` |
 //! | `GET /v1/models` | the loaded model and SAEs | `loaded` |
 //! | `GET /healthz` | `{"status": "ok"}` | |
 //! | `GET /openapi.json` | the OpenAPI 3.1 document | |
@@ -43,6 +50,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod labels;
 mod neuronpedia;
 mod routes;
 
@@ -55,6 +63,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use saex_engine::saex_labels::fetch::FetchOptions;
 use saex_engine::Session;
 use tokio::sync::Semaphore;
 use utoipa::OpenApi;
@@ -73,6 +82,8 @@ pub struct Options {
     pub body_limit: usize,
     /// A corpus activation index to answer `/v1/features/...` from, with its labels.
     pub index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
+    /// How `/v1/explain/fetch` asks Neuronpedia (its address, the server's API key, cache).
+    pub explain_fetch: FetchOptions,
     /// The session's SAEs as Neuronpedia sources (`None`: the default names).
     pub neuronpedia: Option<Arc<saex_engine::neuronpedia::Neuronpedia>>,
     /// The `X-SECRET-KEY` every request but liveness must carry (`None`: no check).
@@ -81,7 +92,15 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_concurrent: 2, timeout: Duration::from_secs(120), body_limit: 1 << 20, index: None, neuronpedia: None, secret: None }
+        Options {
+            max_concurrent: 2,
+            timeout: Duration::from_secs(120),
+            body_limit: 1 << 20,
+            index: None,
+            neuronpedia: None,
+            secret: None,
+            explain_fetch: FetchOptions::default(),
+        }
     }
 }
 
@@ -92,6 +111,7 @@ struct State {
     permits: Arc<Semaphore>,
     timeout: Duration,
     index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
+    explain_fetch: FetchOptions,
     np: Arc<saex_engine::neuronpedia::Neuronpedia>,
 }
 
@@ -111,6 +131,13 @@ struct State {
         routes::neighbors,
         routes::feature,
         routes::dashboard,
+        labels::list,
+        labels::import,
+        labels::get,
+        labels::set,
+        labels::auto,
+        labels::explain_import,
+        labels::explain_fetch,
         routes::models,
         routes::healthz,
         routes::openapi
@@ -152,6 +179,7 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         permits: Arc::new(Semaphore::new(opts.max_concurrent.max(1))),
         timeout: opts.timeout,
         index: opts.index.clone(),
+        explain_fetch: opts.explain_fetch.clone(),
         np,
     };
     let router = Router::new()
@@ -167,6 +195,11 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/v1/sae/neighbors", post(routes::neighbors))
         .route("/v1/features/{sae}/{feature}", get(routes::feature))
         .route("/v1/features/{sae}/{feature}/dashboard", get(routes::dashboard))
+        .route("/v1/labels/auto", post(labels::auto))
+        .route("/v1/labels/{sae}", get(labels::list).post(labels::import))
+        .route("/v1/labels/{sae}/{feature}", get(labels::get).put(labels::set))
+        .route("/v1/explain/import", post(labels::explain_import))
+        .route("/v1/explain/fetch", post(labels::explain_fetch))
         .route("/v1/models", get(routes::models))
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(routes::openapi))

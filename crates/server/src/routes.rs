@@ -18,7 +18,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::State;
 
 /// The JSON body, or a 4xx: 413 past the size limit, 400 for bad JSON or a bad field.
-fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+pub(crate) fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
     let bytes = raw.map_err(|r| ApiError::new(r.status(), r.body_text()))?;
     let v: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))?;

@@ -404,7 +404,9 @@ mod routes {
                     let uri = path.replace("{sae}", "sae").replace("{feature}", "1");
                     let (status, v) = send(app(), m, &uri, body).await;
                     assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {v}");
-                    assert!(v["error"].as_str().unwrap().contains("--index"), "{method} {path}: {v}");
+                    // The label routes: no SAE is loaded as `sae`.
+                    let says = if path.starts_with("/v1/labels/") { "is not loaded" } else { "--index" };
+                    assert!(v["error"].as_str().unwrap().contains(says), "{method} {path}: {v}");
                     continue;
                 }
                 let (status, v) = send(app(), m, path, body).await;
@@ -593,7 +595,7 @@ mod features {
             };
             saex_engine::index_build(&session(), &req, &mut |_| {}).unwrap();
             let ix = saex_engine::index_store::Index::open(dir.path()).unwrap();
-            let labels = saex_engine::IndexLabels::load(&ix, &[]).unwrap();
+            let labels = saex_engine::IndexLabels::load(&ix, &[], None).unwrap();
             (dir, Arc::new((ix, labels)))
         })
     }

@@ -4,9 +4,20 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Output, Stdio};
 
-/// Run the `saex` binary.
+/// Run the `saex` binary, with an empty label registry of its own (never the user's, whose
+/// labels would change what the verbs show).
 pub fn saex(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_saex")).args(args).output().expect("run saex")
+    Command::new(env!("CARGO_BIN_EXE_saex")).env("SAEX_LABELS_DIR", empty_registry()).args(args).output().expect("run saex")
+}
+
+/// A registry directory nothing writes to, for the whole test binary.
+pub fn empty_registry() -> &'static std::path::Path {
+    static DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        let d = std::env::temp_dir().join(format!("saex-test-empty-registry-{}", std::process::id()));
+        std::fs::create_dir_all(&d).expect("make an empty registry directory");
+        d
+    })
 }
 
 /// Asserts a clean failure: exit code 2, one error line on stderr (besides `warning:`
