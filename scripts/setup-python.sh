@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The light Python venv the tests call (tests/python/requirements.txt: duckdb, numpy,
-# pytest; no torch) at .venv-tests. Idempotent.
+# pytest, neuronpedia-inference-client; no torch) at .venv-tests. Idempotent.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=.venv-tests

@@ -36,6 +36,9 @@ struct BuildArgs {
     /// Output folder: aggregated/{strategy}/per_role.npz, features/{group}.npz, groups.json.
     #[arg(long)]
     out: PathBuf,
+    /// Write only these strategies (mean, max, last, sum; repeat or comma-separate; default all).
+    #[arg(long, value_delimiter = ',')]
+    strategy: Vec<String>,
 }
 
 #[derive(clap::Args)]
@@ -82,7 +85,12 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     match args.command {
         Command::Build(a) => {
             let session = a.pair.open(false)?;
-            let req = GroupsBuildRequest { data: a.data.clone(), group_field: a.group_field.clone(), out: a.out.clone() };
+            let req = GroupsBuildRequest {
+                data: a.data.clone(),
+                group_field: a.group_field.clone(),
+                out: a.out.clone(),
+                strategies: a.strategy.clone(),
+            };
             let bar = indicatif::ProgressBar::new(0).with_style(
                 indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} responses · {elapsed} · eta {eta}")
                     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),

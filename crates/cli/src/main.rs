@@ -90,7 +90,7 @@ enum Command {
     SaeStats(sae_stats::Args),
     /// The SAE features a model used on a prompt (+ generation) or text, ranked with evidence.
     Discover(discover::Args),
-    /// Serve the HTTP API (discover, top features, tokenize, steer) over one model and its SAEs.
+    /// Serve the HTTP API (discover, top features, tokenize, steer; Neuronpedia's inference API) over one model and its SAEs.
     Serve(serve::Args),
     /// Build the multi-category text corpus.
     Corpus(corpus::Args),

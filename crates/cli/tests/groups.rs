@@ -131,4 +131,30 @@ fn bad_group_input() {
         &["line 1", "file name"],
     );
     fails_with(&saex(&["groups", "select", dir.path().to_str().unwrap()]), &["per_role.npz"]);
+
+    // --strategy writes only what it names; selecting another strategy says what is there.
+    let two = dir.path().join("two.jsonl");
+    std::fs::write(&two, "{\"role\": \"a\", \"text\": \"hello there\"}\n{\"role\": \"b\", \"text\": \"def f(x): pass\"}\n").unwrap();
+    let only = dir.path().join("only-max");
+    let build = |strategy: &str| {
+        saex(&[
+            "groups",
+            "build",
+            "--model",
+            model.to_str().unwrap(),
+            "--sae",
+            sae.to_str().unwrap(),
+            "--data",
+            two.to_str().unwrap(),
+            "--out",
+            only.to_str().unwrap(),
+            "--strategy",
+            strategy,
+        ])
+    };
+    ok(build("max"));
+    assert!(only.join("aggregated/max/per_role.npz").is_file() && !only.join("aggregated/mean").exists());
+    fails_with(&saex(&["groups", "select", only.to_str().unwrap()]), &["no `mean` aggregation", "it has: max"]);
+    ok(saex(&["groups", "select", only.to_str().unwrap(), "--strategy", "max", "--json"]));
+    fails_with(&build("median"), &["median"]);
 }

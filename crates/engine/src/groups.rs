@@ -50,6 +50,9 @@ pub struct GroupVectors {
     /// The per-group means as stored (`per_role.npz`), per strategy, when read from a folder:
     /// the seed selects on these, so they are used as they are rather than recomputed.
     pub stored_means: [Option<Vec<Vec<f32>>>; 4],
+    /// Strategies a folder does not hold (built with `--strategy`, or the seed's own
+    /// pipeline, which writes one).
+    pub missing: [bool; 4],
 }
 
 impl GroupVectors {
@@ -112,8 +115,15 @@ fn aggregate(acts: &SparseActs, range: std::ops::Range<usize>, d_sae: usize) -> 
 pub fn group_vectors(session: &Session, sae: usize, items: &[(usize, GroupItem)], progress: &mut dyn FnMut(usize)) -> Result<GroupVectors> {
     let d_sae = session.saes[sae].sae.d_sae();
     let n_ctx = session.model.dims().n_ctx;
-    let mut out =
-        GroupVectors { names: Vec::new(), d_sae, rows: Vec::new(), skipped: Vec::new(), truncated: 0, stored_means: Default::default() };
+    let mut out = GroupVectors {
+        names: Vec::new(),
+        d_sae,
+        rows: Vec::new(),
+        skipped: Vec::new(),
+        truncated: 0,
+        stored_means: Default::default(),
+        missing: [false; 4],
+    };
     let mut ok: Vec<(usize, &GroupItem, Vec<u32>)> = Vec::new();
     for (line, item) in items {
         if let Err(why) = check_name(&item.group) {
@@ -234,6 +244,13 @@ pub fn select_groups(
     label: &dyn Fn(u32) -> (Option<String>, Option<String>),
 ) -> Result<GroupsReport> {
     let s = strategy_index(&opts.strategy)?;
+    if v.missing[s] {
+        let have: Vec<&str> = STRATEGIES.iter().zip(v.missing).filter(|(_, m)| !m).map(|(n, _)| *n).collect();
+        return Err(Error::field(
+            "strategy",
+            format!("this folder holds no `{}` aggregation (it has: {})", opts.strategy, have.join(", ")),
+        ));
+    }
     if v.names.len() < 2 {
         return Err(Error::field("group", format!("group contrasts need at least 2 groups, got {}", v.names.len())));
     }
@@ -320,6 +337,9 @@ pub struct GroupsManifest {
     pub skipped: Vec<Skipped>,
     /// Responses cut to the model's context.
     pub truncated: usize,
+    /// The strategies written.
+    #[serde(default)]
+    pub strategies: Vec<String>,
 }
 
 /// Responses with their 1-based line numbers.
@@ -374,6 +394,9 @@ pub struct GroupsBuildRequest {
     /// The output folder.
     #[schema(value_type = String)]
     pub out: PathBuf,
+    /// The strategies to write (default: all four).
+    #[serde(default)]
+    pub strategies: Vec<String>,
 }
 
 /// Encode every response of the data file and write seed 000's layout into `out`.
@@ -389,6 +412,12 @@ pub fn groups_build(session: &Session, req: &GroupsBuildRequest, progress: &mut 
     let total = items.len();
     let mut v = group_vectors(session, i, &items, &mut |n| progress(n.min(total), total))?;
     v.skipped.splice(0..0, skipped);
+    for s in &req.strategies {
+        strategy_index(s)?;
+    }
+    for (k, s) in STRATEGIES.iter().enumerate() {
+        v.missing[k] = !req.strategies.is_empty() && !req.strategies.iter().any(|x| x == s);
+    }
     write_groups(session, i, &v, &req.data, &req.out)
 }
 
@@ -396,6 +425,9 @@ pub fn groups_build(session: &Session, req: &GroupsBuildRequest, progress: &mut 
 pub fn write_groups(session: &Session, sae: usize, v: &GroupVectors, data: &Path, out: &Path) -> Result<GroupsManifest> {
     let s = &session.saes[sae];
     for (k, strategy) in STRATEGIES.iter().enumerate() {
+        if v.missing[k] {
+            continue;
+        }
         let dir = out.join("aggregated").join(strategy);
         std::fs::create_dir_all(&dir).map_err(|e| Error::File { path: dir.display().to_string(), message: e.to_string() })?;
         groups_store::write_per_role(&dir.join("per_role.npz"), &v.names, v.d_sae, &v.means(k))?;
@@ -403,7 +435,8 @@ pub fn write_groups(session: &Session, sae: usize, v: &GroupVectors, data: &Path
     let fdir = out.join("features");
     std::fs::create_dir_all(&fdir).map_err(|e| Error::File { path: fdir.display().to_string(), message: e.to_string() })?;
     for (g, name) in v.names.iter().enumerate() {
-        let per: Vec<(&str, Vec<f32>)> = STRATEGIES.iter().zip(&v.rows[g]).map(|(s, rows)| (*s, rows.clone())).collect();
+        let per: Vec<(&str, Vec<f32>)> =
+            STRATEGIES.iter().zip(&v.rows[g]).zip(v.missing).filter(|(_, m)| !m).map(|((s, rows), _)| (*s, rows.clone())).collect();
         groups_store::write_responses(&fdir.join(format!("{name}.npz")), v.d_sae, &per)?;
     }
     let m = GroupsManifest {
@@ -415,6 +448,7 @@ pub fn write_groups(session: &Session, sae: usize, v: &GroupVectors, data: &Path
         groups: v.names.clone(),
         skipped: v.skipped.clone(),
         truncated: v.truncated,
+        strategies: STRATEGIES.iter().zip(v.missing).filter(|(_, m)| !m).map(|(s, _)| s.to_string()).collect(),
     };
     let text = serde_json::to_string_pretty(&m).map_err(|e| Error::Invalid(e.to_string()))? + "\n";
     crate::atomic::write(&out.join("groups.json"), text.as_bytes())?;
@@ -424,20 +458,33 @@ pub fn write_groups(session: &Session, sae: usize, v: &GroupVectors, data: &Path
 /// Read a built folder's vectors back (every strategy), for `groups select`.
 pub fn read_groups(dir: &Path) -> Result<(GroupsManifest, GroupVectors)> {
     let mpath = dir.join("groups.json");
-    let per_role = dir.join("aggregated/mean/per_role.npz");
-    let names = groups_store::read_names(&per_role)?;
+    let per_role_of = |s: &str| dir.join("aggregated").join(s).join("per_role.npz");
+    let first = STRATEGIES.iter().map(|s| per_role_of(s)).find(|p| p.is_file()).ok_or_else(|| Error::File {
+        path: dir.display().to_string(),
+        message: "no aggregated/{mean,max,last,sum}/per_role.npz here (a folder `saex groups build` wrote, or seed 000's layout)".into(),
+    })?;
+    let names = groups_store::read_names(&first)?;
     let manifest: Option<GroupsManifest> = std::fs::read(&mpath).ok().and_then(|b| serde_json::from_slice(&b).ok());
-    let (_, d_sae, _) = groups_store::read_matrix(&per_role, "features")?;
+    let (_, d_sae, _) = groups_store::read_matrix(&first, "features")?;
     let mut rows = Vec::new();
+    let mut missing = [false; 4];
     for n in &names {
         let p = dir.join("features").join(format!("{n}.npz"));
+        if !p.is_file() {
+            return Err(Error::File {
+                path: p.display().to_string(),
+                message: format!("missing: group `{n}` of per_role.npz has no responses file"),
+            });
+        }
         let mut per: [Vec<f32>; 4] = Default::default();
         for (k, s) in STRATEGIES.iter().enumerate() {
             let (_, cols, data) = match groups_store::read_matrix(&p, &format!("{s}_features")) {
                 Ok(m) => m,
-                // Folders written by the seed's own pipeline hold only its strategy.
-                Err(_) if k > 0 => (0, d_sae, Vec::new()),
-                Err(e) => return Err(e),
+                // Folders written with --strategy, or by the seed's own pipeline, hold fewer.
+                Err(_) => {
+                    missing[k] = true;
+                    continue;
+                }
             };
             if cols != d_sae {
                 return Err(Error::File {
@@ -451,8 +498,9 @@ pub fn read_groups(dir: &Path) -> Result<(GroupsManifest, GroupVectors)> {
     }
     let mut stored_means: [Option<Vec<Vec<f32>>>; 4] = Default::default();
     for (k, s) in STRATEGIES.iter().enumerate() {
-        let p = dir.join("aggregated").join(s).join("per_role.npz");
+        let p = per_role_of(s);
         if !p.is_file() {
+            missing[k] = true;
             continue;
         }
         let (r, c, data) = groups_store::read_matrix(&p, "features")?;
@@ -473,6 +521,10 @@ pub fn read_groups(dir: &Path) -> Result<(GroupsManifest, GroupVectors)> {
         groups: names.clone(),
         skipped: Vec::new(),
         truncated: 0,
+        strategies: Vec::new(),
     });
-    Ok((manifest.clone(), GroupVectors { names, d_sae, rows, skipped: manifest.skipped, truncated: manifest.truncated, stored_means }))
+    Ok((
+        manifest.clone(),
+        GroupVectors { names, d_sae, rows, skipped: manifest.skipped, truncated: manifest.truncated, stored_means, missing },
+    ))
 }

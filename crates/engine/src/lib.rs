@@ -37,6 +37,7 @@
 #![deny(missing_docs)]
 
 pub mod atomic;
+mod chat;
 mod discover;
 mod drift;
 mod encode;
@@ -53,6 +54,8 @@ mod info;
 pub mod labels;
 mod logit_lens;
 mod logit_stats;
+mod neighbors;
+pub mod neuronpedia;
 mod pair;
 mod session;
 mod stats;
@@ -61,6 +64,7 @@ mod tokenize;
 mod top;
 mod top_texts;
 
+pub use chat::{chat_prompt, chat_template, ChatMessage};
 pub use discover::{capture as discover_capture, discover, discover_with_capture, Captured, CapturedSae};
 pub use drift::{drift, drift_sessions, DriftRequest};
 pub use encode::{encode, BatchCodes, Encoded, Encoding, RunOptions, SaeCodes};
@@ -78,6 +82,7 @@ pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBui
 pub use info::{sae_info, Density, SaeInfo};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
+pub use neighbors::{neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};
 pub use saex_analysis::top::Reduce;

@@ -42,6 +42,7 @@
 #![deny(missing_docs)]
 
 mod error;
+mod neuronpedia;
 mod routes;
 
 use std::net::SocketAddr;
@@ -58,6 +59,7 @@ use tokio::sync::Semaphore;
 use utoipa::OpenApi;
 
 pub use error::{ApiError, ErrorBody};
+pub use neuronpedia::wire::{NpErrorBody, Secret};
 
 /// Limits of a server.
 #[derive(Debug, Clone)]
@@ -70,11 +72,15 @@ pub struct Options {
     pub body_limit: usize,
     /// A corpus activation index to answer `/v1/features/...` from, with its labels.
     pub index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
+    /// The session's SAEs as Neuronpedia sources (`None`: the default names).
+    pub neuronpedia: Option<Arc<saex_engine::neuronpedia::Neuronpedia>>,
+    /// The `X-SECRET-KEY` every request but liveness must carry (`None`: no check).
+    pub secret: Option<Secret>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { max_concurrent: 2, timeout: Duration::from_secs(120), body_limit: 1 << 20, index: None }
+        Options { max_concurrent: 2, timeout: Duration::from_secs(120), body_limit: 1 << 20, index: None, neuronpedia: None, secret: None }
     }
 }
 
@@ -85,6 +91,7 @@ struct State {
     permits: Arc<Semaphore>,
     timeout: Duration,
     index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
+    np: Arc<saex_engine::neuronpedia::Neuronpedia>,
 }
 
 #[derive(OpenApi)]
@@ -93,7 +100,6 @@ struct State {
     paths(
         routes::discover,
         routes::top,
-        routes::tokenize,
         routes::steer,
         routes::highlight,
         routes::groups,
@@ -114,7 +120,11 @@ struct ApiDoc;
 /// The OpenAPI document, derived from the request and response types.
 pub fn openapi() -> &'static utoipa::openapi::OpenApi {
     static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
-    DOC.get_or_init(ApiDoc::openapi)
+    DOC.get_or_init(|| {
+        let mut doc = ApiDoc::openapi();
+        doc.merge(neuronpedia::doc());
+        doc
+    })
 }
 
 /// Log each request with its status and latency.
@@ -134,12 +144,17 @@ async fn log_request(req: Request, next: Next) -> Response {
 
 /// The router over `session`.
 pub fn app(session: Arc<Session>, opts: &Options) -> Router {
-    let state =
-        State { session, permits: Arc::new(Semaphore::new(opts.max_concurrent.max(1))), timeout: opts.timeout, index: opts.index.clone() };
-    Router::new()
+    let np = opts.neuronpedia.clone().unwrap_or_else(|| Arc::new(saex_engine::neuronpedia::Neuronpedia::with_defaults(&session)));
+    let state = State {
+        session,
+        permits: Arc::new(Semaphore::new(opts.max_concurrent.max(1))),
+        timeout: opts.timeout,
+        index: opts.index.clone(),
+        np,
+    };
+    let router = Router::new()
         .route("/v1/sae/features/discover", post(routes::discover))
         .route("/v1/sae/features/top", post(routes::top))
-        .route("/v1/tokenize", post(routes::tokenize))
         .route("/v1/steer", post(routes::steer))
         .route("/v1/sae/features/highlight", post(routes::highlight))
         .route("/v1/analysis/groups", post(routes::groups))
@@ -152,11 +167,16 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/v1/models", get(routes::models))
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(routes::openapi))
+        .merge(neuronpedia::router())
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(opts.body_limit))
         .layer(axum::middleware::from_fn(log_request))
-        .with_state(state)
+        .with_state(state);
+    match &opts.secret {
+        Some(secret) => router.layer(axum::middleware::from_fn_with_state(Arc::new(secret.clone()), neuronpedia::wire::check_secret)),
+        None => router,
+    }
 }
 
 /// Bind `addr` and serve `session` until Ctrl-C; `on_listen` gets the bound address (port 0

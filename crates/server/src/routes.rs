@@ -10,9 +10,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
 use axum::Json;
-use saex_engine::{
-    DiscoverRequest, DiscoverResponse, Loaded, Session, SteerRequest, Steered, TokenizeRequest, Tokenized, TopReport, TopRequest,
-};
+use saex_engine::{DiscoverRequest, DiscoverResponse, Session, SteerRequest, Steered, TokenizeRequest, Tokenized, TopReport, TopRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -30,7 +28,7 @@ fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> Result<T, Ap
 /// Run `work` on the blocking pool once a permit is free, within the time limit. Past the
 /// limit the client gets a 504 and `work`'s cancel flag is set, so model work that checks it
 /// (generation, chunked forward passes) stops and frees its permit.
-async fn run<T, F>(st: &State, work: F) -> Result<T, ApiError>
+pub(crate) async fn run<T, F>(st: &State, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&Session, &AtomicBool) -> saex_engine::Result<T> + Send + 'static,
@@ -203,10 +201,13 @@ pub(crate) async fn logit_stats(
     Ok(Json(run(&st, move |s, _| saex_engine::logit_stats(s, &req)).await?))
 }
 
-/// The loaded model and SAEs.
-#[utoipa::path(get, path = "/v1/models", responses((status = 200, body = Loaded)))]
-pub(crate) async fn models(Extract(st): Extract<State>) -> Json<Loaded> {
-    Json(saex_engine::loaded(&st.session))
+/// The loaded model and SAEs, and the model and source ids of the Neuronpedia routes.
+#[utoipa::path(get, path = "/v1/models", responses((status = 200, body = crate::neuronpedia::Models)))]
+pub(crate) async fn models(Extract(st): Extract<State>) -> Json<crate::neuronpedia::Models> {
+    Json(crate::neuronpedia::Models {
+        loaded: saex_engine::loaded(&st.session),
+        neuronpedia: saex_engine::neuronpedia::models(&st.session, &st.np),
+    })
 }
 
 /// Liveness.
