@@ -17,6 +17,7 @@ mod highlight;
 mod index;
 mod logging;
 mod logit_stats;
+mod map;
 mod output;
 mod pages;
 mod sae_args;
@@ -118,6 +119,9 @@ enum Command {
     /// What each feature does to the logits (seed 004): moments of W_dec·W_U over the
     /// vocabulary, top boosted and suppressed tokens, feature type.
     LogitStats(logit_stats::Args),
+    /// Seed 000's feature map: the decoder rows of chosen features in 2-D (UMAP or PCA), as
+    /// a page with hover, a legend by group and a filter; --json for the coordinates.
+    Map(map::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -146,6 +150,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Concept(a) => explore::run_concept(a, out),
         Command::Drift(a) => drift::run(a, out),
         Command::LogitStats(a) => logit_stats::run(a, out),
+        Command::Map(a) => map::run(a, out),
     }
 }
 

@@ -19,6 +19,7 @@
 //! | `sae-info` | [`sae_info()`] | SAE → [`SaeInfo`] |
 //! | `index build` / `merge` | [`index_build()`], [`index_merge()`] | corpus → an index folder |
 //! | `feature`, `top-texts --index` | [`feature()`], [`top_texts_indexed()`] | index → `FeatureRecord` |
+//! | `map` | [`map()`] | [`MapRequest`] → [`MapReport`] (decoder rows in 2-D) |
 //!
 //! The walk of a request goes face → engine → model, never back up: every verb reaches the
 //! model through [`Session::encode_tokens`] / [`Session::encode_batch`] (the encode
@@ -54,6 +55,7 @@ mod info;
 pub mod labels;
 mod logit_lens;
 mod logit_stats;
+mod map;
 mod neighbors;
 pub mod neuronpedia;
 mod pair;
@@ -82,6 +84,7 @@ pub use index::{from_index, index_build, index_merge, IndexBuildReport, IndexBui
 pub use info::{sae_info, Density, SaeInfo};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
+pub use map::{map, MapMethod, MapPoint, MapReport, MapRequest, RankBy};
 pub use neighbors::{neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};

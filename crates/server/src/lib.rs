@@ -18,6 +18,7 @@
 //! | `POST /v1/analysis/concept` | `ConceptRequest` → `ConceptReport` (seed 001) | `concept` |
 //! | `POST /v1/analysis/drift` | two lists of discover results → `Drift` | `drift` |
 //! | `POST /v1/sae/logit-stats` | `LogitStatsRequest` → `LogitStatsReport` (seed 004) | `logit_stats` |
+//! | `POST /v1/sae/map` | `MapRequest` → `MapReport` (seed 000's feature map) | `map` |
 //! | `GET /v1/features/{sae}/{n}` | a feature's index record (`saex feature --json`) | `feature` |
 //! | `GET /v1/features/{sae}/{n}/dashboard` | its dashboard page (HTML) | `feature` |
 //! | `GET /v1/models` | the loaded model and SAEs | `loaded` |
@@ -107,6 +108,7 @@ struct State {
         routes::concept,
         routes::drift,
         routes::logit_stats,
+        routes::map,
         routes::feature,
         routes::dashboard,
         routes::models,
@@ -162,6 +164,7 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/v1/analysis/concept", post(routes::concept))
         .route("/v1/analysis/drift", post(routes::drift))
         .route("/v1/sae/logit-stats", post(routes::logit_stats))
+        .route("/v1/sae/map", post(routes::map))
         .route("/v1/features/{sae}/{feature}", get(routes::feature))
         .route("/v1/features/{sae}/{feature}/dashboard", get(routes::dashboard))
         .route("/v1/models", get(routes::models))
