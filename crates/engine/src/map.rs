@@ -124,7 +124,8 @@ pub struct MapPoint {
     pub y: f64,
     /// Its label, when a catalog has one.
     pub label: Option<String>,
-    /// With groups: the group where its mean activation is highest.
+    /// With groups: the group where its mean activation is highest (`null`: it is silent in
+    /// every group).
     pub group: Option<String>,
     /// With groups: that mean activation.
     pub activation: Option<f32>,
@@ -201,6 +202,11 @@ pub fn map(session: &Session, req: &MapRequest) -> Result<MapReport> {
         let stats = saex_analysis::groups::stats(&means)?;
         group_of = (0..d_sae as u32)
             .map(|f| {
+                // A feature silent in every group has no preferred one (the seed's argmax
+                // would name the first group).
+                if stats.top[f as usize] <= 0.0 {
+                    return None;
+                }
                 let g = stats.preferred[f as usize];
                 let ratio = Some(stats.ratio[f as usize]).filter(|r| r.is_finite());
                 Some((v.names[g].clone(), means[g][f as usize], ratio, v.firing_rate(st, g, f)))

@@ -3,12 +3,14 @@
 // ratio, firing rate); the filter box and the legend hide the rest.
 const R = DATA.report;
 const root = document.getElementById("map");
-const groupColour = (g) => g === null || g === undefined ? "#2563eb" : PALETTE[R.groups.indexOf(g) % PALETTE.length];
+// Without groups every dot is blue; with groups, features silent in every group are grey.
+const groupColour = (g) => g === null ? (R.groups.length ? "#9ca3af" : "#2563eb") : PALETTE[R.groups.indexOf(g) % PALETTE.length];
 const hidden = new Set();
 const pct = (x) => x === null || x === undefined ? "–" : (100 * x).toFixed(x < 0.01 ? 2 : 0) + "%";
 
 function describe(p) {
   const lines = ["Feature " + p.feature_id + (p.label ? " — " + p.label : "")];
+  if (R.groups.length && p.group === null) lines.push("Silent in every group");
   if (p.group !== null) {
     lines.push("Group: " + p.group);
     lines.push("Act: " + fmt(p.activation, 4) + " · Ratio: " + (p.ratio === null ? "∞" : fmt(p.ratio, 1) + "x") + " · Fire: " + pct(p.firing_rate));
@@ -51,10 +53,11 @@ function apply() {
 q.addEventListener("input", apply);
 
 const legend = el("p", { class: "legend", id: "legend" });
-for (const g of R.groups) {
+const silent = R.points.filter((p) => p.group === null).length;
+for (const g of R.groups.concat(R.groups.length && silent ? [null] : [])) {
   const n = R.points.filter((p) => p.group === g).length;
-  const item = el("span", { class: "key", "data-group": g, title: "click to hide or show" },
-    el("span", { class: "swatch", style: "background:" + groupColour(g) }), " " + g + " (" + n + ")  ");
+  const item = el("span", { class: "key", "data-group": g === null ? "" : g, title: "click to hide or show" },
+    el("span", { class: "swatch", style: "background:" + groupColour(g) }), " " + (g === null ? "silent in every group" : g) + " (" + n + ")  ");
   item.addEventListener("click", () => {
     if (hidden.has(g)) hidden.delete(g); else hidden.add(g);
     item.classList.toggle("off", hidden.has(g));
