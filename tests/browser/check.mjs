@@ -113,6 +113,39 @@ const KINDS = {
     if (!shown.length || shown.some((x) => x !== type.replace("_", " "))) throw new Error("filtering by " + type + " shows " + shown.slice(0, 5).join(","));
     report.filtered = shown.length;
   },
+  // Seed 000's feature map: one dot per feature; hovering one shows its id (and, with groups,
+  // its group and numbers); the filter box narrows the dots; a legend entry hides its group.
+  async map(page, report) {
+    const points = page.locator("svg.map circle.point");
+    report.points = await points.count();
+    const want = await page.evaluate(() => DATA.report.points.length);
+    if (report.points !== want || want < 3) throw new Error("the map draws " + report.points + " of " + want + " points");
+    const first = await page.evaluate(() => DATA.report.points[0]);
+    const dot = page.locator('svg.map circle.point[data-feature="' + first.feature_id + '"]');
+    await dot.scrollIntoViewIfNeeded();
+    await dot.hover({ force: true });
+    const tip = page.locator("#tip");
+    if (!(await tip.isVisible())) throw new Error("hovering a point shows no tooltip");
+    const t = await tip.textContent();
+    if (!t.startsWith("Feature " + first.feature_id)) throw new Error("the tooltip does not name the feature: " + JSON.stringify(t));
+    if (first.group !== null && !/Group: .*\n.*Act: .* Ratio: .* Fire: /s.test(t)) throw new Error("the tooltip lacks the group's numbers: " + JSON.stringify(t));
+    report.tooltip = t.split("\n").slice(0, 3).join(" | ");
+    const visible = async () => points.evaluateAll((els) => els.filter((e) => e.style.display !== "none").length);
+    await page.fill("#q", String(first.feature_id));
+    const shown = await visible();
+    if (shown < 1 || shown >= report.points) throw new Error("filtering by " + first.feature_id + " shows " + shown + " points");
+    await page.fill("#q", "");
+    if ((await visible()) !== report.points) throw new Error("clearing the filter does not show every point");
+    const keys = page.locator("#legend .key");
+    report.groups = await keys.count();
+    if (report.groups > 0) {
+      await keys.first().click();
+      const left = await visible();
+      if (left >= report.points) throw new Error("hiding a group from the legend hides nothing");
+      await keys.first().click();
+      report.legend_hides = report.points - left;
+    }
+  },
   // The browse page: search by id and by label filters the list; a row opens its dashboard.
   async browse(page, report) {
     const rows = page.locator("#list tbody tr");

@@ -11,6 +11,8 @@
 //! - [`groups`]: group-discriminative features (seed 000's three conditions).
 //! - [`explore`]: the exploration notebook's analyses and concept finder (seed 001).
 //! - [`drift`]: two models' discoveries of the same prompts compared (Spearman, gained, lost).
+//! - [`embedding`]: 2-D maps of vectors (UMAP, PCA) and their trustworthiness (seed 000's
+//!   feature map).
 //! - [`from_json`]: any request type from JSON, errors naming the field.
 //!
 //! ```
@@ -27,6 +29,7 @@
 
 pub mod discover;
 pub mod drift;
+pub mod embedding;
 mod error;
 pub mod explore;
 pub mod groups;

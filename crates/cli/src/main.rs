@@ -18,6 +18,7 @@ mod index;
 mod label;
 mod logging;
 mod logit_stats;
+mod map;
 mod neighbors;
 mod output;
 mod pages;
@@ -139,6 +140,9 @@ enum Command {
     Label(label::Args),
     /// Neuronpedia's feature explanations into the label registry: import exports, fetch.
     Explain(label::ExplainArgs),
+    /// Seed 000's feature map: the decoder rows of chosen features in 2-D (UMAP or PCA), as
+    /// a page with hover, a legend by group and a filter; --json for the coordinates.
+    Map(map::Args),
 }
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -173,6 +177,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Neighbors(a) => neighbors::run(a, out),
         Command::Label(a) => label::run(a, out),
         Command::Explain(a) => label::run_explain(a, out),
+        Command::Map(a) => map::run(a, out),
     }
 }
 

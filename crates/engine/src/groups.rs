@@ -246,7 +246,7 @@ pub struct GroupsReport {
     pub single_response_groups: Vec<String>,
 }
 
-fn strategy_index(s: &str) -> Result<usize> {
+pub(crate) fn strategy_index(s: &str) -> Result<usize> {
     STRATEGIES
         .iter()
         .position(|x| *x == s)

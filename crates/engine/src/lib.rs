@@ -22,6 +22,7 @@
 //! | `label get`/`set`/`list`/`import` | [`label_get()`], [`label_set()`], [`label_list()`], [`label_import()`] | registry → [`LabelRecord`], [`LabelList`] |
 //! | `explain import`/`fetch` | [`explain_import()`], [`explain_fetch()`] | Neuronpedia → [`ImportReport`], [`FetchReport`] |
 //! | `label auto` | [`label_auto()`] | index (+ model) → [`AutoReport`] |
+//! | `map` | [`map()`] | [`MapRequest`] → [`MapReport`] (decoder rows in 2-D) |
 //!
 //! The walk of a request goes face → engine → model, never back up: every verb reaches the
 //! model through [`Session::encode_tokens`] / [`Session::encode_batch`] (the encode
@@ -61,6 +62,7 @@ mod label_verbs;
 pub mod labels;
 mod logit_lens;
 mod logit_stats;
+mod map;
 mod neighbors;
 pub mod neuronpedia;
 mod pair;
@@ -96,6 +98,7 @@ pub use label_verbs::{label_get, label_import, label_list, label_set, ImportRepo
 pub use labels::{label_target, sae_key, LabelTarget};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
+pub use map::{map, MapMethod, MapPoint, MapReport, MapRequest, RankBy};
 pub use neighbors::{neighbors, sae_neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};

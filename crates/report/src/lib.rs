@@ -10,6 +10,8 @@
 //!   tokens by its activation, hovering a token shows its values ([`TextView`]).
 //! - [`dashboard_page`]: feature dashboards (statistics, histogram, categories, logit
 //!   tokens, top and quantile examples); [`browse_page`]: the list that finds them.
+//! - [`map_page`]: seed 000's feature map, a scatter of decoder rows in 2-D with hover,
+//!   a legend by group and a filter box.
 //!
 //! ```
 //! use saex_report::{texts_page, Column, FeatureView, TextView};
@@ -123,6 +125,8 @@ fn env() -> Result<&'static Environment<'static>, Error> {
             ("drift.js", include_str!("../templates/drift.js")),
             ("logit_stats.html", include_str!("../templates/logit_stats.html")),
             ("logit_stats.js", include_str!("../templates/logit_stats.js")),
+            ("map.html", include_str!("../templates/map.html")),
+            ("map.js", include_str!("../templates/map.js")),
         ] {
             env.add_template(name, src).map_err(|e| format!("template {name}: {e}"))?;
         }
@@ -193,6 +197,16 @@ pub fn logit_stats_page<T: Serialize>(title: &str, subtitle: &str, report: &T) -
     render("logit_stats.html", title, subtitle, &Data { report })
 }
 
+/// Seed 000's feature map: `report` is the serialised `MapReport` (points with their
+/// coordinates and hover fields, the groups for the legend).
+pub fn map_page<T: Serialize>(title: &str, subtitle: &str, report: &T) -> Result<String, Error> {
+    #[derive(Serialize)]
+    struct Data<'a, T> {
+        report: &'a T,
+    }
+    render("map.html", title, subtitle, &Data { report })
+}
+
 /// Texts, each with its features: click a feature to shade the text by it.
 pub fn texts_page(title: &str, subtitle: &str, views: &[TextView]) -> Result<String, Error> {
     #[derive(Serialize)]
@@ -217,7 +231,9 @@ mod tests {
 
     #[test]
     fn every_template_parses() {
-        for name in ["base.html", "texts.html", "dashboard.html", "browse.html", "explore.html", "drift.html"] {
+        for name in
+            ["base.html", "texts.html", "dashboard.html", "browse.html", "explore.html", "drift.html", "logit_stats.html", "map.html"]
+        {
             assert!(env().unwrap().get_template(name).is_ok(), "{name}");
         }
     }

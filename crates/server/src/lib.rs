@@ -19,6 +19,7 @@
 //! | `POST /v1/analysis/drift` | two lists of discover results → `Drift` | `drift` |
 //! | `POST /v1/sae/logit-stats` | `LogitStatsRequest` → `LogitStatsReport` (seed 004) | `logit_stats` |
 //! | `POST /v1/sae/neighbors` | `NeighborsRequest` → `[Neighbor]` (exact cosine) | `neighbors` |
+//! | `POST /v1/sae/map` | `MapRequest` → `MapReport` (seed 000's feature map) | `map` |
 //! | `GET /v1/features/{sae}/{n}` | a feature's index record (`saex feature --json`) | `feature` |
 //! | `GET /v1/features/{sae}/{n}/dashboard` | its dashboard page (HTML) | `feature` |
 //! | `GET /v1/labels/{sae}` | an SAE's label registry (`saex label list --json`) | `label_list` |
@@ -129,6 +130,7 @@ struct State {
         routes::drift,
         routes::logit_stats,
         routes::neighbors,
+        routes::map,
         routes::feature,
         routes::dashboard,
         labels::list,
@@ -193,6 +195,7 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
         .route("/v1/analysis/drift", post(routes::drift))
         .route("/v1/sae/logit-stats", post(routes::logit_stats))
         .route("/v1/sae/neighbors", post(routes::neighbors))
+        .route("/v1/sae/map", post(routes::map))
         .route("/v1/features/{sae}/{feature}", get(routes::feature))
         .route("/v1/features/{sae}/{feature}/dashboard", get(routes::dashboard))
         .route("/v1/labels/auto", post(labels::auto))

@@ -212,6 +212,15 @@ pub(crate) async fn neighbors(
     Ok(Json(run(&st, move |s, _| saex_engine::neighbors(s, &req)).await?))
 }
 
+/// Seed 000's feature map of an SAE's decoder rows (`saex map --json`). `groups` and `index`
+/// name folders on the server's machine.
+#[utoipa::path(post, path = "/v1/sae/map", request_body = saex_engine::MapRequest,
+    responses((status = 200, body = saex_engine::MapReport), (status = 400, body = ErrorBody)))]
+pub(crate) async fn map(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Result<Json<saex_engine::MapReport>, ApiError> {
+    let req: saex_engine::MapRequest = body(raw)?;
+    Ok(Json(run(&st, move |s, _| saex_engine::map(s, &req)).await?))
+}
+
 /// The loaded model and SAEs, and the model and source ids of the Neuronpedia routes.
 #[utoipa::path(get, path = "/v1/models", responses((status = 200, body = crate::neuronpedia::Models)))]
 pub(crate) async fn models(Extract(st): Extract<State>) -> Json<crate::neuronpedia::Models> {
