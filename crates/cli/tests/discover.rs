@@ -564,6 +564,32 @@ mod cli_is_api {
         let (status, api) = http(a, "POST", "/v1/sae/features/top", &json!({ "text": FOX, "k": 5 }).to_string());
         assert_eq!(status, 200, "{api}");
         assert_eq!(api, stdout_json(saex(&["top-features", "--model", &model, "--sae", &sae, "--text", FOX, "--k", "5", "--json"])));
+        let steer = json!({ "prompt": "The weather today", "features": [{ "feature_id": 3705, "coefficient": 8.0 }],
+            "max_new_tokens": 8, "temperature": 0.8, "top_p": 0.9, "seed": 7, "compare": true });
+        let (status, api) = http(a, "POST", "/v1/steer", &steer.to_string());
+        assert_eq!(status, 200, "{api}");
+        let cli = stdout_json(saex(&[
+            "steer",
+            "--model",
+            &model,
+            "--sae",
+            &sae,
+            "--prompt",
+            "The weather today",
+            "--feature",
+            "3705=8",
+            "--max-tokens",
+            "8",
+            "--temperature",
+            "0.8",
+            "--top-p",
+            "0.9",
+            "--seed",
+            "7",
+            "--compare",
+            "--json",
+        ]));
+        assert_eq!(api, cli);
 
         // A bad field is a 400 naming it, as the CLI's message does.
         let (status, api) = http(a, "POST", "/v1/sae/features/discover", &json!({ "text": FOX, "tau": "p50" }).to_string());
