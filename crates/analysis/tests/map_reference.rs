@@ -43,7 +43,6 @@ fn umap_keeps_neighbourhoods_as_well_as_umap_learn() {
     let u = umap(&rows, n, d, &UmapParams { n_neighbors: 15, min_dist: 0.1, seed: 42 }).unwrap();
     let ours = trustworthiness(&rows, d, &u.embedding, 15).unwrap();
     let theirs = r["umap"]["trustworthiness"].as_f64().unwrap();
-    println!("trustworthiness (k 15): saex {ours:.4}, umap-learn {theirs:.4}");
     assert!(ours >= theirs - 0.02, "saex {ours:.4} < umap-learn {theirs:.4} − 0.02");
     assert_eq!(umap(&rows, n, d, &UmapParams { n_neighbors: 15, min_dist: 0.1, seed: 42 }).unwrap(), u, "a second run differs");
 }

@@ -68,7 +68,7 @@ impl Session {
 impl Session {
     /// Load the SAEs, then the model with what they need. See `saex/_saex.pyi`.
     #[new]
-    #[pyo3(signature = (model, saes=Vec::new(), logits=true, hooks=Vec::new(), sae_hooks=Vec::new(), labels=Vec::new(), cache_dir=None, dtype=None))]
+    #[pyo3(signature = (model, saes=Vec::new(), logits=true, hooks=Vec::new(), sae_hooks=Vec::new(), labels=Vec::new(), cache_dir=None, dtype=None, registry=None))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments, each optional
     fn new(
         py: Python<'_>,
@@ -80,13 +80,14 @@ impl Session {
         labels: Vec<PathBuf>,
         cache_dir: Option<PathBuf>,
         dtype: Option<String>,
+        registry: Option<PathBuf>,
     ) -> PyResult<Session> {
         let hooks = parse_hooks(&hooks)?;
         let sae_hooks =
             sae_hooks.iter().map(|h| h.as_deref().map(str::parse::<Hook>).transpose().map_err(saex_error)).collect::<PyResult<Vec<_>>>()?;
         let dtype = dtype.as_deref().map(str::parse::<saex_model::Dtype>).transpose().map_err(saex_error)?.unwrap_or_default();
         let cache = cache_dir.map(|d| saex_cache::Cache::open(d, CACHE_MAX_BYTES)).transpose().map_err(saex_error)?;
-        let opts = SessionOptions { labels, cache, logits, sae_hooks, hooks, dtype };
+        let opts = SessionOptions { labels, registry, cache, logits, sae_hooks, hooks, dtype };
         let inner = detached(py, || saex_engine::Session::open(&model, &saes, opts))?;
         let warn = py.import("warnings")?;
         for w in &inner.warnings {

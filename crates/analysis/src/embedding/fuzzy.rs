@@ -111,7 +111,7 @@ pub fn fuzzy_graph(knn: &Knn) -> Graph {
             }
         }
     }
-    entries.sort_unstable_by(|a, b| (a.0, a.1, a.3).cmp(&(b.0, b.1, b.3)));
+    entries.sort_unstable_by_key(|a| (a.0, a.1, a.3));
     let mut merged: Vec<(u32, u32, f64)> = Vec::with_capacity(entries.len());
     let mut e = 0;
     while e < entries.len() {

@@ -92,6 +92,8 @@ pub fn default_epochs(n: usize) -> usize {
 }
 
 /// Optimise `y` (one `[x, y]` per vertex of `g`) in place for `n_epochs`.
+// Indexing by coordinate: both endpoints of an edge (y[j] and y[k]) move together.
+#[allow(clippy::needless_range_loop)]
 pub fn optimize(y: &mut [[f64; 2]], g: &Graph, a: f64, b: f64, n_epochs: usize, rng: &mut SplitMix64) {
     let n = g.n();
     let (mut head, mut tail, mut w) = (Vec::new(), Vec::new(), Vec::new());

@@ -30,6 +30,7 @@ class Session:
         labels: Sequence[Union[str, PathLike[str]]] = ...,
         cache_dir: Optional[Union[str, PathLike[str]]] = None,
         dtype: Optional[str] = None,
+        registry: Optional[Union[str, PathLike[str]]] = None,
     ) -> None:
         """Load ``model`` (a .gguf file, a Hugging Face model directory or a hub id in the
         local HF cache) and ``saes`` (SAE directories or SAELens release paths).
@@ -41,6 +42,7 @@ class Session:
         labels: extra label catalogs (saex or Neuronpedia format).
         cache_dir: the discovery activation cache (None: no cache).
         dtype: "stored" (quantized, the default) or "f32".
+        registry: the label registry directory (None: the default one, see docs/labels.md).
         Warnings (an SAE trained on another model) are issued as Python warnings."""
     @property
     def model_id(self) -> str:
