@@ -273,22 +273,19 @@ pub fn write_tables(dir: &Path, records: &[FeatureRecord]) -> Result<Vec<String>
 
 /// The rows of `path` whose `feature` is `f` (reading only the row groups that can hold it).
 fn rows_of(path: &Path, f: u32) -> Result<Vec<RecordBatch>> {
-    let file = File::open(path).map_err(|e| Error::file(path, e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_err(path))?;
-    let meta = builder.metadata().clone();
-    let groups: Vec<usize> = (0..meta.num_row_groups())
-        .filter(|&g| match meta.row_group(g).column(0).statistics() {
-            Some(Statistics::Int32(s)) => {
-                let (lo, hi) = (s.min_opt().map(|&v| v as u32), s.max_opt().map(|&v| v as u32));
-                lo.is_none_or(|lo| lo <= f) && hi.is_none_or(|hi| f <= hi)
-            }
-            _ => true,
-        })
-        .collect();
-    let reader = builder.with_row_groups(groups).build().map_err(pq_err(path))?;
+    let in_range = |meta: &parquet::file::metadata::ParquetMetaData| {
+        (0..meta.num_row_groups())
+            .filter(|&g| match meta.row_group(g).column(0).statistics() {
+                Some(Statistics::Int32(s)) => {
+                    let (lo, hi) = (s.min_opt().map(|&v| v as u32), s.max_opt().map(|&v| v as u32));
+                    lo.is_none_or(|lo| lo <= f) && hi.is_none_or(|hi| f <= hi)
+                }
+                _ => true,
+            })
+            .collect()
+    };
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| Error::file(path, format!("not a readable Parquet table ({e})")))?;
+    for batch in read_batches(path, Some(&in_range))? {
         let col = u32s(&batch, path, "feature")?;
         let keep: arrow_array::BooleanArray = col.iter().map(|v| Some(v == Some(f))).collect();
         let b = arrow_select::filter::filter_record_batch(&batch, &keep).map_err(|e| Error::file(path, e))?;
@@ -297,6 +294,28 @@ fn rows_of(path: &Path, f: u32) -> Result<Vec<RecordBatch>> {
         }
     }
     Ok(out)
+}
+
+/// Picks the row groups worth reading from a table's metadata.
+type RowGroups<'a> = &'a dyn Fn(&parquet::file::metadata::ParquetMetaData) -> Vec<usize>;
+
+/// The record batches of `path` (of the row groups `groups` picks, or all). The parquet crate
+/// panics on some corrupt metadata (a negative column offset, found by fuzzing) instead of
+/// returning an error; a damaged index file must be an error naming it, so the read is
+/// guarded here, the one place saex reads Parquet.
+fn read_batches(path: &Path, groups: Option<RowGroups>) -> Result<Vec<RecordBatch>> {
+    let read = || -> Result<Vec<RecordBatch>> {
+        let file = File::open(path).map_err(|e| Error::file(path, e))?;
+        let mut builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_err(path))?;
+        if let Some(pick) = groups {
+            let keep = pick(builder.metadata());
+            builder = builder.with_row_groups(keep);
+        }
+        let reader = builder.build().map_err(pq_err(path))?;
+        reader.map(|b| b.map_err(|e| Error::file(path, format!("not a readable Parquet table ({e})")))).collect()
+    };
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(read))
+        .unwrap_or_else(|_| Err(Error::file(path, "not a readable Parquet table (corrupt metadata)")))
 }
 
 fn col<'a, T: 'static>(b: &'a RecordBatch, path: &Path, name: &str) -> Result<&'a T> {
@@ -439,11 +458,8 @@ pub fn read_record(dir: &Path, sae_id: &str, f: u32) -> Result<FeatureRecord> {
 /// Every feature's statistics (for browsing and sorting), in feature order.
 pub fn read_all_stats(dir: &Path) -> Result<Vec<(u32, Stats)>> {
     let path = dir.join("features.parquet");
-    let file = File::open(&path).map_err(|e| Error::file(&path, e))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file).map_err(pq_err(&path))?.build().map_err(pq_err(&path))?;
     let mut out = Vec::new();
-    for b in reader {
-        let b = b.map_err(|e| Error::file(&path, format!("not a readable Parquet table ({e})")))?;
+    for b in read_batches(&path, None)? {
         let f = u32s(&b, &path, "feature")?;
         let g = |n: &str| col::<Float32Array>(&b, &path, n);
         let (mean, mnz, max, p95) = (g("mean")?, g("mean_nonzero")?, g("max")?, g("p95")?);

@@ -145,8 +145,12 @@ impl Tokenizer {
     /// twice.
     pub fn from_hf_file(path: &Path, bos_id: Option<u32>, eos_id: Option<u32>, add_bos: bool) -> Result<Tokenizer, TokenizerError> {
         let json = std::fs::read_to_string(path).map_err(|source| TokenizerError::Io { path: path.to_path_buf(), source })?;
-        let inner = tokenizers::Tokenizer::from_str(&json)
-            .map_err(|e| TokenizerError::BadFile { path: path.to_path_buf(), message: e.to_string() })?;
+        let bad = |message: String| TokenizerError::BadFile { path: path.to_path_buf(), message };
+        // The tokenizers crate panics on some malformed files (a bad `decoder` object unwraps
+        // a serde error; found by fuzzing) instead of returning an error: guard the parse.
+        let inner = std::panic::catch_unwind(|| tokenizers::Tokenizer::from_str(&json))
+            .map_err(|_| bad("not a readable tokenizer.json (malformed `decoder` or `pre_tokenizer`)".into()))?
+            .map_err(|e| bad(e.to_string()))?;
         let post_adds_bos = match bos_id {
             Some(bos) => {
                 // Probe: does encoding with special tokens put bos in front of what encoding
