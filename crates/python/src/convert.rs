@@ -33,3 +33,11 @@ pub fn report<'py, R: Serialize>(py: Python<'py>, r: &R) -> PyResult<Bound<'py, 
     let text = serde_json::to_string(r).map_err(saex_error)?;
     py.import("json")?.call_method1("loads", (text,))
 }
+
+/// A report as the Python value of its JSON wrapped as a result of `verb` (`saex._results`):
+/// still the same dict or list, with `.to_pandas()` and, where the verb has a page,
+/// `_repr_html_`. `session` is kept for pages that need the model again (highlighting).
+pub fn result<'py, R: Serialize>(py: Python<'py>, verb: &str, r: &R, session: Option<&Bound<'py, PyAny>>) -> PyResult<Bound<'py, PyAny>> {
+    let value = report(py, r)?;
+    py.import("saex._results")?.call_method1("wrap", (verb, value, session))
+}

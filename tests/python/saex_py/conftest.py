@@ -51,3 +51,20 @@ def session(model):
     import saex
 
     return saex.Session(model, saes=[DEMO_SAE])
+
+
+def run_cli(*args: str, env=None) -> subprocess.CompletedProcess:
+    """`saex ARGS`, checked (exit 0); `env` entries are added to the environment."""
+    out = subprocess.run([saex_bin(), *args], capture_output=True, text=True, env={**os.environ, **(env or {})})
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def index_dir(model, tmp_path_factory) -> str:
+    """A corpus index of the demo SAE over examples/diverse_texts.jsonl (70 short texts,
+    a few seconds), built by the CLI."""
+    out = tmp_path_factory.mktemp("index") / "ix"
+    run_cli("index", "build", "--model", model, "--sae", DEMO_SAE, "--corpus", str(ROOT / "examples/diverse_texts.jsonl"),
+            "--out", str(out), "--ctx", "32", "--no-logits")
+    return str(out)
