@@ -85,7 +85,13 @@ impl HfConfig {
     /// A required integer.
     pub fn usize(&self, key: &str) -> Result<usize> {
         match self.text().get(key) {
-            Some(v) => v.as_u64().map(|x| x as usize).ok_or_else(|| self.err(key, format!("expected an integer, got {v}"))),
+            // Every integer key saex reads is a model dimension: 0 would divide by zero or
+            // build an empty model.
+            Some(v) => match v.as_u64() {
+                Some(0) => Err(self.err(key, "is 0; a model dimension must be at least 1")),
+                Some(x) => usize::try_from(x).map_err(|_| self.err(key, format!("{x} is too large"))),
+                None => Err(self.err(key, format!("expected an integer, got {v}"))),
+            },
             None => Err(self.err(key, "missing")),
         }
     }

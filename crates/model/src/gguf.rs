@@ -256,7 +256,15 @@ impl GgufFile {
         let mut tensors = HashMap::with_capacity(n_tensors);
         let mut tensor_infos = HashMap::with_capacity(n_tensors);
         for (name, shape, ggml_type, offset) in infos {
-            let elems: usize = shape.iter().product();
+            // Dims and offsets come from the file: multiply and add without wrapping.
+            let elems = shape
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(d))
+                .filter(|&n| n <= b.len().saturating_mul(16)) // no type packs more than 16 values a byte
+                .ok_or_else(|| bad(format!("not a readable GGUF file: corrupt header: tensor `{name}` has dims {shape:?}")))?;
+            let start = data_start
+                .checked_add(offset)
+                .ok_or_else(|| bad(format!("not a readable GGUF file: corrupt header: tensor `{name}` starts at {offset}")))?;
             if let Some(t) = candle_type(ggml_type) {
                 tensor_infos.insert(
                     name.clone(),
@@ -264,7 +272,7 @@ impl GgufFile {
                 );
             }
             let len = data_len(ggml_type, elems);
-            tensors.insert(name, GgufTensor { ggml_type, shape, start: data_start + offset, len });
+            tensors.insert(name, GgufTensor { ggml_type, shape, start, len });
         }
         let content = Content { magic, metadata, tensor_infos, tensor_data_offset: data_start as u64 };
         Ok(GgufFile { path: path.to_path_buf(), content, tensors, file_len: b.len(), map, names: None })

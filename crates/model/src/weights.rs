@@ -127,12 +127,26 @@ impl GgufFile {
 
     /// A numeric metadata value as usize.
     pub fn meta_usize(&self, key: &str) -> Result<usize> {
+        // Every integer saex reads from GGUF metadata is a model dimension: 0 would divide by
+        // zero or build an empty model (found by fuzzing), so it is refused here.
+        match self.meta_int(key)? {
+            0 => Err(Error::Config {
+                path: self.path.clone(),
+                key: key.to_string(),
+                msg: "is 0; a model dimension must be at least 1".into(),
+            }),
+            v => usize::try_from(v).map_err(|_| self.bad_meta(key, "an integer that fits in memory", self.meta(key).expect("read above"))),
+        }
+    }
+
+    /// A non-negative integer metadata value, whatever its stored width.
+    fn meta_int(&self, key: &str) -> Result<u64> {
         let v = self.meta(key)?;
         v.to_u64()
-            .map(|x| x as usize)
-            .or_else(|_| v.to_u32().map(|x| x as usize))
-            .or_else(|_| v.to_i32().map(|x| x as usize))
-            .map_err(|_| self.bad_meta(key, "an integer", v))
+            .or_else(|_| v.to_u32().map(u64::from))
+            .ok()
+            .or_else(|| v.to_i32().ok().and_then(|x| u64::try_from(x).ok()))
+            .ok_or_else(|| self.bad_meta(key, "a non-negative integer", v))
     }
 
     /// A numeric metadata value as f64.
@@ -141,7 +155,7 @@ impl GgufFile {
         v.to_f32()
             .map(f64::from)
             .or_else(|_| v.to_f64())
-            .or_else(|_| self.meta_usize(key).map(|x| x as f64))
+            .or_else(|_| self.meta_int(key).map(|x| x as f64))
             .map_err(|_| self.bad_meta(key, "a number", v))
     }
 
@@ -167,7 +181,9 @@ impl GgufFile {
         let Some(len) = t.len else {
             return Err(self.unsupported(name, t.ggml_type));
         };
-        let end = t.start + len;
+        // Offsets come from the file: add without wrapping (a huge offset wrapped around and
+        // sliced backwards until fuzzing found it).
+        let end = t.start.saturating_add(len);
         if end > self.file_len {
             return Err(Error::BadFile {
                 path: self.path.clone(),
