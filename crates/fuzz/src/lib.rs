@@ -12,6 +12,7 @@
 
 pub mod http;
 pub mod mutate;
+pub mod structure;
 pub mod targets;
 
 use std::collections::HashSet;
@@ -46,6 +47,7 @@ pub struct Prepared {
     /// The unmutated seeds.
     pub seeds: Vec<Vec<u8>>,
     text: bool,
+    fields: Option<targets::Fields>,
     /// The file that holds the input being run (what to keep when the process dies).
     pub current: PathBuf,
 }
@@ -66,7 +68,7 @@ pub fn prepare(name: &str, root: &Path, scratch: &Path) -> anyhow::Result<Prepar
     std::fs::create_dir_all(scratch)?;
     if name == "http" {
         let (t, seeds) = http::HttpTarget::new(root, scratch)?;
-        return Ok(Prepared { runner: Runner::Http(Box::new(t)), seeds, text: true, current: scratch.join("current") });
+        return Ok(Prepared { runner: Runner::Http(Box::new(t)), seeds, text: true, fields: None, current: scratch.join("current") });
     }
     let target = FILE_TARGETS
         .iter()
@@ -90,10 +92,11 @@ pub fn prepare(name: &str, root: &Path, scratch: &Path) -> anyhow::Result<Prepar
             seeds.push([&[i as u8][..], &bytes].concat());
             files.push((dir.join(t), bytes));
         }
-        return Ok(Prepared { runner: Runner::File { dir, files, target }, seeds, text: false, current });
+        return Ok(Prepared { runner: Runner::File { dir, files, target }, seeds, text: false, fields: None, current });
     }
     let seeds = target.seeds.iter().map(|s| read(&root.join(s))).collect::<anyhow::Result<_>>()?;
-    Ok(Prepared { runner: Runner::File { dir, files: vec![(current.clone(), Vec::new())], target }, seeds, text: target.text, current })
+    let runner = Runner::File { dir, files: vec![(current.clone(), Vec::new())], target };
+    Ok(Prepared { runner, seeds, text: target.text, fields: target.fields, current })
 }
 
 /// Where a target's input being run is kept (what to save when the process dies): the file
@@ -233,7 +236,8 @@ pub fn fuzz(name: &str, t: &Prepared, cfg: &Config, mut progress: impl FnMut(&Re
             input.extend_from_slice(&t.seeds[r.execs as usize]);
         } else if !pool.is_empty() {
             input.extend_from_slice(&pool[rng.random_range(0..pool.len())]);
-            mutate::mutate(&mut rng, &mut input, &pool, t.text, cfg.max_len);
+            let fields = t.fields.map(|f| f(&input)).unwrap_or_default();
+            mutate::mutate(&mut rng, &mut input, &pool, t.text, &fields, cfg.max_len);
         }
         r.execs += 1;
         match t.run(&input) {

@@ -40,14 +40,35 @@ const TEXT_TOKENS: [&str; 24] = [
     "\"\":",
 ];
 
-/// Mutates `data` in place by 1 to 8 stacked edits; `pool` supplies splice material.
-pub fn mutate(rng: &mut SmallRng, data: &mut Vec<u8>, pool: &[Vec<u8>], text: bool, max_len: usize) {
+/// Mutates `data` in place by 1 to 8 stacked edits; `pool` supplies splice material,
+/// `fields` the `(offset, width)` of integers of `data`'s format (set to edge values).
+pub fn mutate(rng: &mut SmallRng, data: &mut Vec<u8>, pool: &[Vec<u8>], text: bool, fields: &[(usize, usize)], max_len: usize) {
     let n = 1 << rng.random_range(0..4);
     for _ in 0..n {
-        let choice = rng.random_range(0..if text { 12 } else { 10 });
+        if !fields.is_empty() && rng.random_bool(0.3) {
+            set_field(rng, data, fields);
+            continue;
+        }
+        // Binary formats get text edits too, rarely: their headers are often JSON.
+        let texty = text || rng.random_bool(0.1);
+        let choice = rng.random_range(0..if texty { 12 } else { 10 });
         edit(rng, data, pool, choice);
     }
     data.truncate(max_len);
+}
+
+/// One integer field set to an edge value, a small count, or nudged by one.
+fn set_field(rng: &mut SmallRng, data: &mut [u8], fields: &[(usize, usize)]) {
+    let (at, width) = fields[rng.random_range(0..fields.len())];
+    let Some(slot) = data.get_mut(at..at + width) else { return };
+    let mut old = [0u8; 8];
+    old[..width].copy_from_slice(slot);
+    let v = match rng.random_range(0..3) {
+        0 => EDGES[rng.random_range(0..EDGES.len())],
+        1 => rng.random_range(0..5),
+        _ => u64::from_le_bytes(old).wrapping_add(if rng.random_bool(0.5) { 1 } else { u64::MAX }),
+    };
+    slot.copy_from_slice(&v.to_le_bytes()[..width]);
 }
 
 fn edit(rng: &mut SmallRng, data: &mut Vec<u8>, pool: &[Vec<u8>], choice: u32) {
@@ -147,7 +168,7 @@ mod tests {
         let mut changed = 0;
         for _ in 0..1000 {
             let mut d = seed.clone();
-            mutate(&mut rng, &mut d, std::slice::from_ref(&seed), true, 40);
+            mutate(&mut rng, &mut d, std::slice::from_ref(&seed), true, &[], 40);
             assert!(d.len() <= 40);
             changed += usize::from(d != seed);
         }

@@ -12,6 +12,9 @@ use saex_engine::{index_store::Index, ExportRows};
 /// What a target does with one input.
 pub type Load = fn(dir: &Path, file: &Path) -> Result<(), String>;
 
+/// Where a format's integer fields are in an input (see [`crate::structure`]).
+pub type Fields = fn(&[u8]) -> Vec<(usize, usize)>;
+
 /// A parser under test.
 pub struct FileTarget {
     /// The name the driver and `docs/fuzzing.md` use.
@@ -29,6 +32,8 @@ pub struct FileTarget {
     pub text: bool,
     /// The loader.
     pub load: Load,
+    /// The format's integer fields, for structure-aware edits.
+    pub fields: Option<Fields>,
 }
 
 fn err(e: impl std::fmt::Display) -> String {
@@ -53,6 +58,10 @@ fn load_model(_: &Path, file: &Path) -> Result<(), String> {
         model.run(&[ids], &[], true).map_err(err)?;
     }
     Ok(())
+}
+
+fn load_model_dir(dir: &Path, _: &Path) -> Result<(), String> {
+    load_model(dir, dir)
 }
 
 fn load_tokenizer(_: &Path, file: &Path) -> Result<(), String> {
@@ -117,6 +126,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fixtures/models/tiny-gpt2-l1/sae_weights.safetensors", "fixtures/sae/saelens/standard_bf16/sae_weights.safetensors"],
         text: false,
         load: load_sae,
+        fields: None,
     },
     FileTarget {
         name: "saelens-cfg",
@@ -134,6 +144,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         ],
         text: true,
         load: load_sae,
+        fields: None,
     },
     FileTarget {
         name: "npz",
@@ -143,6 +154,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fixtures/sae/gemma_scope/bare/params.npz", "fixtures/sae/gemma_scope/bare_compressed/params.npz"],
         text: false,
         load: load_sae,
+        fields: None,
     },
     FileTarget {
         name: "pt-pickle",
@@ -156,6 +168,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         ],
         text: false,
         load: load_sae,
+        fields: None,
     },
     FileTarget {
         name: "dl-config",
@@ -169,6 +182,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         ],
         text: true,
         load: load_sae,
+        fields: None,
     },
     FileTarget {
         name: "gguf",
@@ -178,6 +192,33 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/tiny-llama.gguf", "fuzz/seeds/tiny-gemma3.gguf"],
         text: false,
         load: load_model,
+        fields: Some(crate::structure::gguf_fields),
+    },
+    FileTarget {
+        name: "hf-config",
+        about: "a Hugging Face model's `config.json` (GPT-2, Llama, Qwen2, Gemma 2/3), then a forward pass",
+        template: Some("fixtures/parity/tiny/gemma3"),
+        file: "config.json",
+        seeds: &[
+            "fixtures/parity/tiny/gemma3/config.json",
+            "fixtures/parity/tiny/gemma2/config.json",
+            "fixtures/parity/tiny/llama/config.json",
+            "fixtures/parity/tiny/qwen2/config.json",
+            "fixtures/parity/tiny/gpt2/config.json",
+        ],
+        text: true,
+        load: load_model_dir,
+        fields: None,
+    },
+    FileTarget {
+        name: "hf-safetensors",
+        about: "a Hugging Face model's `model.safetensors` (saex's own mapped reader), then a forward pass",
+        template: Some("fixtures/parity/tiny/gpt2"),
+        file: "model.safetensors",
+        seeds: &["fixtures/parity/tiny/gpt2/model.safetensors"],
+        text: false,
+        load: load_model_dir,
+        fields: None,
     },
     FileTarget {
         name: "tokenizer-json",
@@ -192,6 +233,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         ],
         text: true,
         load: load_tokenizer,
+        fields: None,
     },
     FileTarget {
         name: "corpus-jsonl",
@@ -201,6 +243,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/corpus.jsonl"],
         text: true,
         load: load_corpus,
+        fields: None,
     },
     FileTarget {
         name: "prompts-jsonl",
@@ -210,6 +253,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/items.jsonl"],
         text: true,
         load: load_group_items,
+        fields: None,
     },
     FileTarget {
         name: "groups-npz",
@@ -219,6 +263,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/groups/aggregated/mean/per_role.npz", "fixtures/groups/seed000_fixture/features/lawyer.npz"],
         text: false,
         load: load_groups,
+        fields: None,
     },
     FileTarget {
         name: "index-manifest",
@@ -228,6 +273,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/index/manifest.json"],
         text: true,
         load: load_index,
+        fields: None,
     },
     FileTarget {
         name: "index-parquet",
@@ -237,6 +283,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &[],
         text: false,
         load: load_index,
+        fields: None,
     },
     FileTarget {
         name: "label-registry",
@@ -246,6 +293,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/registry.json"],
         text: true,
         load: load_registry,
+        fields: None,
     },
     FileTarget {
         name: "explanations",
@@ -255,6 +303,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/explanations.json", "fuzz/seeds/explanations.jsonl", "fuzz/seeds/explanations.jsonl.gz"],
         text: true,
         load: load_explanations,
+        fields: None,
     },
     FileTarget {
         name: "label-catalog",
@@ -264,6 +313,7 @@ pub const FILE_TARGETS: &[FileTarget] = &[
         seeds: &["fuzz/seeds/catalog.jsonl"],
         text: true,
         load: load_label_catalog,
+        fields: None,
     },
 ];
 
