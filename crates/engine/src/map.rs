@@ -55,13 +55,15 @@ pub struct MapRequest {
     #[serde(default)]
     pub features: Option<Vec<u32>>,
     /// A folder `saex groups build` wrote (seed 000's layout): colours by preferred group.
+    /// CLI only: the HTTP API refuses it (a request names no folder on the server).
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub groups: Option<PathBuf>,
     /// How `groups` selects (strategy and the three thresholds; the seed's by default).
     #[serde(default)]
     pub select: SelectOptions,
-    /// A corpus index of this SAE (`saex index build`).
+    /// A corpus index of this SAE (`saex index build`); over HTTP only `"server"`, the
+    /// server's own `--index`.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub index: Option<PathBuf>,

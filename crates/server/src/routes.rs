@@ -212,12 +212,29 @@ pub(crate) async fn neighbors(
     Ok(Json(run(&st, move |s, _| saex_engine::neighbors(s, &req)).await?))
 }
 
-/// Seed 000's feature map of an SAE's decoder rows (`saex map --json`). `groups` and `index`
-/// name folders on the server's machine.
+/// Seed 000's feature map of an SAE's decoder rows (`saex map --json`). A request names no
+/// folder: `index` may only be `"server"` (the server's `--index`), and `groups` is the CLI's
+/// (`saex map --groups DIR`), because a path in a request would let any client make the server
+/// read any directory it can.
 #[utoipa::path(post, path = "/v1/sae/map", request_body = saex_engine::MapRequest,
     responses((status = 200, body = saex_engine::MapReport), (status = 400, body = ErrorBody)))]
 pub(crate) async fn map(Extract(st): Extract<State>, raw: Result<Bytes, BytesRejection>) -> Result<Json<saex_engine::MapReport>, ApiError> {
-    let req: saex_engine::MapRequest = body(raw)?;
+    let mut req: saex_engine::MapRequest = body(raw)?;
+    if req.groups.is_some() {
+        return Err(ApiError::bad_field("groups", "the HTTP API reads no folder a request names; map groups with `saex map --groups DIR`"));
+    }
+    if let Some(ix) = &req.index {
+        if ix.as_os_str() != "server" {
+            return Err(ApiError::bad_field(
+                "index",
+                "the HTTP API reads no folder a request names; give \"server\" for the server's --index",
+            ));
+        }
+        let Some(own) = &st.index else {
+            return Err(ApiError::bad_field("index", "this server has no index (start it with saex serve --index DIR)"));
+        };
+        req.index = Some(own.0.dir.clone());
+    }
     Ok(Json(run(&st, move |s, _| saex_engine::map(s, &req)).await?))
 }
 
