@@ -25,9 +25,20 @@ pub(crate) fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> R
     Ok(saex_analysis::from_json(v)?)
 }
 
+/// Sets the cancel flag when dropped: when the client hangs up, hyper drops the handler's
+/// future, and with it this guard, so the work stops instead of running on for no one.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
 /// Run `work` on the blocking pool once a permit is free, within the time limit. Past the
 /// limit the client gets a 504 and `work`'s cancel flag is set, so model work that checks it
-/// (generation, chunked forward passes) stops and frees its permit.
+/// (generation, chunked forward passes) stops and frees its permit; a client that hangs up
+/// sets it too.
 pub(crate) async fn run<T, F>(st: &State, work: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
@@ -36,6 +47,7 @@ where
     let session = st.session.clone();
     let permits = st.permits.clone();
     let cancel = Arc::new(AtomicBool::new(false));
+    let _hang_up = CancelOnDrop(cancel.clone());
     let flag = cancel.clone();
     let job = async move {
         let permit = permits.acquire_owned().await.map_err(|e| ApiError::internal(&e))?;

@@ -476,6 +476,23 @@ mod limits {
         assert_eq!(status, StatusCode::OK, "{v}");
         assert!(t.elapsed() < Duration::from_secs(2), "waited {:?} for the permit", t.elapsed());
     }
+
+    /// A client that hangs up mid-generation (hyper then drops the handler's future, as
+    /// `abort` does here) cancels its work: the next request gets the only permit at once
+    /// instead of waiting a minute for 2,000 tokens no one will read.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_client_that_hangs_up_cancels_its_work_and_frees_its_permit() {
+        let app = app_with(saex_server::Options { timeout: Duration::from_secs(600), max_concurrent: 1, ..Default::default() });
+        let long = json!({ "prompt": "Once upon a time", "gen_tokens": 2000, "temperature": 1.0 });
+        let gone = tokio::spawn(post(app.clone(), DISCOVER, long));
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        gone.abort();
+        let t = std::time::Instant::now();
+        let quick = json!({ "text": "Hi there", "token_filter": "norm", "tau": 0.5 });
+        let (status, v) = post(app, DISCOVER, quick).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert!(t.elapsed() < Duration::from_secs(5), "waited {:?} for the permit", t.elapsed());
+    }
 }
 
 /// Real answers of every route, 200s and errors, validated against the schemas the OpenAPI
