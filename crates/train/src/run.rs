@@ -391,11 +391,26 @@ fn save_checkpoint(dir: &Path, s: &TopKSae, state: &State, last_fired: &[u64], f
     let as_f64 = |v: &[u64]| Tensor::from_vec(v.iter().map(|&x| x as f64).collect::<Vec<_>>(), v.len(), &Device::Cpu);
     ts.push(("last_fired", as_f64(last_fired)?));
     ts.push(("fire_count", as_f64(fire_count)?));
-    write_safetensors(&dir.join("state.safetensors"), ts)?;
-    // The JSON is written last: a checkpoint counts only once its state.json names its step.
+    // Each step's tensors go to their own file, and state.json, written last, names the step:
+    // a kill between the two writes leaves state.json naming the previous step, whose file
+    // is still there. (One `state.safetensors` overwritten in place paired new weights with
+    // the old step's state after such a kill.)
+    write_safetensors(&dir.join(state_file(s.step)), ts)?;
     let mut st = state.clone();
     st.step = s.step;
-    write_json(&dir.join("state.json"), &st)
+    write_json(&dir.join("state.json"), &st)?;
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?.flatten() {
+        let name = e.file_name().to_string_lossy().to_string();
+        if name.starts_with("state-") && name != state_file(s.step) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    Ok(())
+}
+
+/// The checkpoint's tensors at `step`.
+fn state_file(step: u64) -> String {
+    format!("state-{step}.safetensors")
 }
 
 type Loaded = (Option<TopKSae>, State, Vec<u64>, Vec<u64>);
@@ -420,7 +435,7 @@ fn load_checkpoint(dir: &Path, opts: &TrainOptions, d_in: usize) -> Result<Loade
             if diffs.is_empty() { format!("d_in {} vs {d_in}", state.d_in) } else { diffs.join("; ") }
         )));
     }
-    let st = dir.join("state.safetensors");
+    let st = dir.join(state_file(state.step));
     let t = candle_core::safetensors::load(&st, &Device::Cpu).map_err(|e| Error::Invalid(format!("{}: {e}", st.display())))?;
     let get = |n: &str| -> Result<Vec<f32>> {
         t.get(n)
