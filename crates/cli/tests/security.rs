@@ -114,6 +114,15 @@ fn the_secret_guards_every_route_and_no_secret_is_logged() {
         .spawn()
         .unwrap();
     let mut stderr = child.stderr.take().unwrap();
+    // Killed however the test ends (a failed assertion must not leave a server behind).
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Kill(child);
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         let mut all = Vec::new();
@@ -155,8 +164,8 @@ fn the_secret_guards_every_route_and_no_secret_is_logged() {
     // The fetch sends the API key to a port nothing listens on: the report lists the failure.
     let fetched = call("/v1/explain/fetch", Some(secret), r#"{"features": [1]}"#);
     assert!(fetched < 500, "explain fetch to a dead address: {fetched}");
-    let _ = child.kill();
-    let _ = child.wait();
+    let _ = child.0.kill();
+    let _ = child.0.wait();
     let log = reader.join().unwrap();
     assert!(log.contains("request"), "trace logging was on: {log}");
     assert!(!log.contains(secret) && !log.contains(&secret[..10]), "the secret is in the log:\n{log}");
