@@ -131,3 +131,31 @@ fn bad_requests_fail_on_one_line() {
     fails_with(&out, &["name the features"]);
     assert!(!dir.path().join("x.html").exists(), "a failed map wrote a page");
 }
+
+/// `--index DIR --top N`: the index's N most frequent features, each point carrying the
+/// corpus firing rate and max the index holds for it (the tiny GPT-2 and its SAE with the
+/// tiny index of `fuzz/seeds/index`, which `fuzz/seeds/gen.sh` built).
+#[test]
+fn an_index_picks_and_annotates_the_features() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = saex_testutil::root();
+    let (model, sae, index) =
+        (root.join("fixtures/parity/tiny/gpt2"), root.join("fixtures/models/tiny-gpt2-l1"), root.join("fuzz/seeds/index"));
+    let (page, json) = (dir.path().join("m.html"), dir.path().join("m.json"));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (model, sae, index_s, page, json_s) = (s(&model), s(&sae), s(&index), s(&page), s(&json));
+    let args =
+        ["map", "--model", &model, "--sae", &sae, "--index", &index_s, "--top", "20", "--method", "pca", "--out", &page, "--json", &json_s];
+    ok(saex(&args));
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let points = r["points"].as_array().unwrap();
+    assert_eq!(points.len(), 20);
+    let rates: Vec<f64> = points.iter().map(|p| p["corpus_firing_rate"].as_f64().expect("a corpus firing rate")).collect();
+    assert!(points.iter().all(|p| p["corpus_max"].as_f64().is_some()), "{points:?}");
+    // The 20 most frequent: none of the features left out fires more often.
+    let ix = saex_engine::index_store::Index::open(&index).unwrap();
+    let mut all: Vec<f64> = ix.all_stats(None).unwrap().iter().map(|(_, st)| st.firing_rate).collect();
+    all.sort_by(|a, b| b.total_cmp(a));
+    let lowest = rates.iter().copied().fold(f64::INFINITY, f64::min);
+    assert!((lowest - all[19]).abs() < 1e-12, "lowest mapped {lowest}, 20th most frequent {}", all[19]);
+}
