@@ -253,6 +253,53 @@ cases! {
         let f = write(&t.path().join("none.jsonl"), b"\n\n");
         (v(&["explore", "--model", &tiny(), "--sae", &tiny_sae(), "--data", &f]), vec!["none.jsonl"])
     };
+    c39_gguf_unknown_quant_type: "a GGUF tensor of a ggml type that does not exist (99)" => |t| {
+        let mut b = std::fs::read(root().join("fuzz/seeds/tiny-llama.gguf")).unwrap();
+        // The tensor table entry: name, n_dims (u32), dims (u64 each), type (u32).
+        let name = b"blk.0.attn_q.weight";
+        let at = b.windows(name.len()).rposition(|w| w == name).unwrap() + name.len();
+        let nd = u32::from_le_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        let ty = at + 4 + 8 * nd;
+        b[ty..ty + 4].copy_from_slice(&99u32.to_le_bytes());
+        let m = write(&t.path().join("q99.gguf"), &b);
+        (v(&["top-features", "--model", &m, "--sae", &tiny_sae(), "--text", "hi"]), vec!["q99.gguf", "blk.0.attn_q.weight"])
+    };
+    c40_sae_weights_nan: "SAE weights holding a NaN" => |t| {
+        let d = broken_sae(t.path(), |d| {
+            let p = d.join("sae_weights.safetensors");
+            let mut b = std::fs::read(&p).unwrap();
+            let n = u64::from_le_bytes(b[..8].try_into().unwrap()) as usize;
+            b[8 + n..8 + n + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+            std::fs::write(&p, b).unwrap();
+        });
+        (v(&["top-features", "--model", &tiny(), "--sae", &d, "--text", "hi"]), vec!["sae_weights.safetensors"])
+    };
+    c41_output_dir_is_a_file: "discover --out under a path that is a file" => |t| {
+        let f = write(&t.path().join("plain"), b"x");
+        (v(&["discover", "--model", &tiny(), "--sae", &tiny_sae(), "--text", "hi", "--out", &format!("{f}/d.json")]), vec!["plain"])
+    };
+    c42_prompt_longer_than_context: "a text of 25,000 tokens on a 128-token model" => |t| {
+        let _ = &t;
+        (v(&["top-features", "--model", &tiny(), "--sae", &tiny_sae(), "--text", &"hello ".repeat(5000)]), vec!["context"])
+    };
+}
+
+/// The disk filling up under the output (stdout on /dev/full): a one-line error and exit 2,
+/// not a panic of a failed print.
+#[test]
+fn c43_output_disk_full() {
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_saex"))
+        .args(["top-features", "--model", &tiny(), "--sae", &tiny_sae(), "--text", "Hello world", "--json"])
+        .stdout(full)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let lines: Vec<&str> = stderr.trim_end().lines().filter(|l| !l.starts_with("warning:")).collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].contains("No space left on device") && !stderr.contains("panicked"), "{stderr}");
+    record("c43_output_disk_full", "the disk fills up under the output (stdout on /dev/full)", "exit 2", lines[0]);
 }
 
 /// id, what is wrong, method, path, body, the status wanted, a word the error must contain.
