@@ -5,14 +5,12 @@
 //! compares each answer with the saex CLI. Also: `saex serve` refuses a non-loopback
 //! address without a secret.
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use candle_core::{Device, Tensor};
 
 mod common;
 use common::{demo_sae, fails_with, gemma, saex};
@@ -60,31 +58,8 @@ fn serve(args: &[&str], envs: &[(&str, &str)]) -> Server {
     }
 }
 
-/// A standard SAE in SAELens format with seeded pseudo-random weights.
 fn write_random_sae(dir: &Path, d_in: usize, d_sae: usize, hook: &str) {
-    let mut x = 1u64;
-    let mut t = |dims: &[usize]| {
-        let n = dims.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-            })
-            .collect();
-        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
-    };
-    let tensors: HashMap<String, Tensor> = [
-        ("W_enc".to_string(), t(&[d_in, d_sae])),
-        ("W_dec".to_string(), t(&[d_sae, d_in])),
-        ("b_enc".to_string(), t(&[d_sae])),
-        ("b_dec".to_string(), t(&[d_in])),
-    ]
-    .into();
-    candle_core::safetensors::save(&tensors, dir.join("sae_weights.safetensors")).unwrap();
-    let cfg = serde_json::json!({"d_in": d_in, "d_sae": d_sae, "dtype": "float32", "architecture": "standard",
-        "apply_b_dec_to_input": true, "normalize_activations": "none",
-        "metadata": {"hook_name": hook, "model_name": "SmolLM2-135M-Instruct", "sae_lens_version": "6.54.12"}});
-    std::fs::write(dir.join("cfg.json"), cfg.to_string()).unwrap();
+    saex_testutil::write_random_sae(dir, saex_testutil::RandomSae { d_in, d_sae, hook, seed: 1, scale: 1.0, b_dec_scale: 1.0 });
 }
 
 #[test]

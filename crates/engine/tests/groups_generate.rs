@@ -7,35 +7,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{Device, Tensor};
 use saex_engine::{groups_build, read_groups, GenerateSpec, GeneratedResponse, GroupsBuildRequest, Session, SessionOptions};
 
-/// A standard SAE in SAELens format with seeded pseudo-random weights on SmolLM2's width.
+/// A standard SAE with seeded pseudo-random weights on SmolLM2's width.
 fn write_random_sae(dir: &Path) {
-    let (d_in, d_sae) = (576, 96);
-    let mut x = 7u64;
-    let mut t = |dims: &[usize], scale: f32, shift: f32| {
-        let n = dims.iter().product();
-        let v: Vec<f32> = (0..n)
-            .map(|_| {
-                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                (((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5) * scale + shift
-            })
-            .collect();
-        Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
-    };
-    let tensors: HashMap<String, Tensor> = [
-        ("W_enc".to_string(), t(&[d_in, d_sae], 0.2, 0.0)),
-        ("W_dec".to_string(), t(&[d_sae, d_in], 0.2, 0.0)),
-        ("b_enc".to_string(), t(&[d_sae], 1.0, 0.0)),
-        ("b_dec".to_string(), t(&[d_in], 0.0, 0.0)),
-    ]
-    .into();
-    candle_core::safetensors::save(&tensors, dir.join("sae_weights.safetensors")).unwrap();
-    let cfg = serde_json::json!({"d_in": d_in, "d_sae": d_sae, "dtype": "float32", "architecture": "standard",
-        "apply_b_dec_to_input": true, "normalize_activations": "none",
-        "metadata": {"hook_name": "blocks.6.hook_resid_pre", "model_name": "SmolLM2-135M-Instruct", "sae_lens_version": "6.54.12"}});
-    std::fs::write(dir.join("cfg.json"), cfg.to_string()).unwrap();
+    let sae = saex_testutil::RandomSae { d_in: 576, d_sae: 96, hook: "blocks.6.hook_resid_pre", seed: 7, scale: 0.2, b_dec_scale: 0.0 };
+    saex_testutil::write_random_sae(dir, sae);
 }
 
 fn responses(dir: &Path) -> Vec<GeneratedResponse> {

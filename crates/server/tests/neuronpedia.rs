@@ -4,13 +4,11 @@
 //! secret, and streaming. Gemma 3 270M with the demo SAE (source `6-saex-res-4k`), and for
 //! chat SmolLM2 135M Instruct (which carries a chat template) with a random SAE.
 
-use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
-use candle_core::{Device, Tensor};
 use http_body_util::BodyExt;
 use saex_engine::{Session, SessionOptions};
 use serde_json::{json, Value};
@@ -478,30 +476,8 @@ mod chat {
         })
     }
 
-    /// A standard SAE in SAELens format with seeded pseudo-random weights.
     pub fn write_random_sae(dir: &std::path::Path, d_in: usize, d_sae: usize, hook: &str) {
-        let mut x = 1u64;
-        let mut t = |dims: &[usize]| {
-            let n = dims.iter().product();
-            let v: Vec<f32> = (0..n)
-                .map(|_| {
-                    x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    ((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-                })
-                .collect();
-            Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
-        };
-        let tensors: HashMap<String, Tensor> = [
-            ("W_enc".to_string(), t(&[d_in, d_sae])),
-            ("W_dec".to_string(), t(&[d_sae, d_in])),
-            ("b_enc".to_string(), t(&[d_sae])),
-            ("b_dec".to_string(), t(&[d_in])),
-        ]
-        .into();
-        candle_core::safetensors::save(&tensors, dir.join("sae_weights.safetensors")).unwrap();
-        let cfg = json!({"d_in": d_in, "d_sae": d_sae, "dtype": "float32", "architecture": "standard", "apply_b_dec_to_input": true,
-            "normalize_activations": "none", "metadata": {"hook_name": hook, "model_name": "SmolLM2-135M-Instruct", "sae_lens_version": "6.54.12"}});
-        std::fs::write(dir.join("cfg.json"), cfg.to_string()).unwrap();
+        saex_testutil::write_random_sae(dir, saex_testutil::RandomSae { d_in, d_sae, hook, seed: 1, scale: 1.0, b_dec_scale: 1.0 });
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -70,3 +70,51 @@ pub fn metadata(path: &Path) -> HashMap<String, String> {
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     meta.metadata().clone().unwrap_or_default()
 }
+
+/// A standard SAE with seeded pseudo-random weights, for tests that need an SAE of a width
+/// no fixture has.
+#[derive(Debug, Clone, Copy)]
+pub struct RandomSae<'a> {
+    /// Input width.
+    pub d_in: usize,
+    /// Features.
+    pub d_sae: usize,
+    /// `metadata.hook_name`.
+    pub hook: &'a str,
+    /// The generator's seed.
+    pub seed: u64,
+    /// Weights are uniform in `±scale/2`.
+    pub scale: f32,
+    /// `b_dec` is uniform in `±b_dec_scale/2` (0: zero).
+    pub b_dec_scale: f32,
+}
+
+/// Write `sae` into `dir` in SAELens format (`cfg.json` + `sae_weights.safetensors`), for
+/// SmolLM2-135M-Instruct.
+pub fn write_random_sae(dir: &Path, sae: RandomSae) {
+    let mut x = sae.seed;
+    let mut t = |dims: &[usize], scale: f32| {
+        let n = dims.iter().product();
+        let v: Vec<f32> = (0..n)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (((x >> 40) as f32 / (1u64 << 24) as f32) - 0.5) * scale
+            })
+            .collect();
+        Tensor::from_vec(v, dims, &candle_core::Device::Cpu).unwrap()
+    };
+    let (d_in, d_sae) = (sae.d_in, sae.d_sae);
+    let tensors: HashMap<String, Tensor> = [
+        ("W_enc".to_string(), t(&[d_in, d_sae], sae.scale)),
+        ("W_dec".to_string(), t(&[d_sae, d_in], sae.scale)),
+        ("b_enc".to_string(), t(&[d_sae], 1.0)),
+        ("b_dec".to_string(), t(&[d_in], sae.b_dec_scale)),
+    ]
+    .into();
+    candle_core::safetensors::save(&tensors, dir.join("sae_weights.safetensors")).unwrap();
+    let cfg = format!(
+        r#"{{"d_in": {d_in}, "d_sae": {d_sae}, "dtype": "float32", "architecture": "standard", "apply_b_dec_to_input": true, "normalize_activations": "none", "metadata": {{"hook_name": "{}", "model_name": "SmolLM2-135M-Instruct", "sae_lens_version": "6.54.12"}}}}"#,
+        sae.hook
+    );
+    std::fs::write(dir.join("cfg.json"), cfg).unwrap();
+}
