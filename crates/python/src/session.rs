@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
+use std::time::Instant;
 
 use numpy::IntoPyArray;
 use pyo3::prelude::*;
@@ -50,11 +51,31 @@ where
     Q: DeserializeOwned + Sync,
     R: Serialize + Send,
 {
+    Ok(call_timed(slf, name, fields, given, verb)?.0)
+}
+
+/// [`call`], also returning the seconds `verb` itself took (timed on the worker thread):
+/// the rest of a call's wall time is the binding's.
+fn call_timed<'py, Q, R>(
+    slf: &Bound<'py, Session>,
+    name: &str,
+    fields: Option<&Bound<'py, PyDict>>,
+    given: Value,
+    verb: impl Fn(&saex_engine::Session, &Q, &AtomicBool) -> saex_engine::Result<R> + Sync,
+) -> PyResult<(Bound<'py, PyAny>, f64)>
+where
+    Q: DeserializeOwned + Sync,
+    R: Serialize + Send,
+{
     let py = slf.py();
     let req: Q = request(py, fields, given)?;
     let session = &slf.get().inner;
-    let out = detached(py, |cancel| verb(session, &req, cancel))?;
-    result(py, name, &out, Some(slf.as_any()))
+    let (out, seconds) = detached(py, |cancel| {
+        let start = Instant::now();
+        let out = verb(session, &req, cancel)?;
+        Ok((out, start.elapsed().as_secs_f64()))
+    })?;
+    Ok((result(py, name, &out, Some(slf.as_any()))?, seconds))
 }
 
 impl Session {
@@ -389,17 +410,16 @@ impl Session {
         PyList::new(py, rows)
     }
 
-    /// For bench/python_binding.py: one `saex_engine::top` timed inside Rust (no Python
-    /// conversion, no worker thread), in seconds — the engine's own time, to set against a
-    /// `top_features` call's wall time.
+    /// For bench/python_binding.py: `top_features`, and the seconds the engine took inside
+    /// this same call (timed on the worker thread), so the call's wall time minus it is the
+    /// binding's own cost.
     #[pyo3(signature = (text, **fields))]
-    fn _engine_top_seconds(&self, py: Python<'_>, text: &str, fields: Option<&Bound<'_, PyDict>>) -> PyResult<f64> {
-        let req: TopRequest = request(py, fields, json!({ "text": text }))?;
-        py.detach(|| {
-            let start = std::time::Instant::now();
-            saex_engine::top(&self.inner, &req).map(|_| start.elapsed().as_secs_f64())
-        })
-        .map_err(saex_error)
+    fn _top_features_timed<'py>(
+        slf: &Bound<'py, Self>,
+        text: &str,
+        fields: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<(Bound<'py, PyAny>, f64)> {
+        call_timed(slf, "top_features", fields, json!({ "text": text }), |s, q, _| saex_engine::top(s, q))
     }
 
     fn __repr__(&self) -> String {

@@ -1,0 +1,48 @@
+"""The python section of BENCHMARKS.md from scripts/bench-python.sh's outputs: min / median /
+max of every figure, the binding's overhead, and how far the two stacks' rankings agree."""
+import json
+import sys
+
+out, versions, conditions, repeat = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+j = lambda name: json.load(open(f"{out}/{name}"))
+py, server, stack = j("py_binding.json"), j("server_top.json"), j("py_stack.json")
+
+
+def lat(d, digits=1):
+    return f"{d['min_ms']:.{digits}f} / **{d['p50_ms']:.{digits}f}** / {d['max_ms']:.{digits}f} ms"
+
+
+call, engine, over = py["call"], py["engine"], py["overhead"]
+share = 100 * over["p50_ms"] / engine["p50_ms"]
+same = len(set(py["features"]) & set(stack["features"]))
+rows = [
+    ("`session.top_features(text)` from Python (the binding)", lat(call), "1.0×"),
+    ("the engine's own time, timed in Rust inside the same calls (`saex_engine::top`)", lat(engine), f"{call['p50_ms'] / engine['p50_ms']:.2f}×"),
+    ("the binding's own time in each call (wall − engine)", lat(over, 2), ""),
+    ("`session.get_top_features_for_text(text)` (no JSON: a list of tuples)", lat(py["mlxterp_call"]), f"{call['p50_ms'] / py['mlxterp_call']['p50_ms']:.2f}×"),
+    ("warm `saex serve`, POST /v1/sae/features/top over loopback (one client)", lat(server), f"{call['p50_ms'] / server['p50_ms']:.2f}×"),
+    ("Python stack: transformers (GGUF, dequantized) + SAELens, function call", lat(stack["call"]), f"{call['p50_ms'] / stack['call']['p50_ms']:.2f}×"),
+]
+table = "\n".join(["| what (min / **median** / max, warm) | latency | the binding's median ÷ this |", "|---|---|---|"]
+                  + [f"| {a} | {b} | {c} |" for a, b, c in rows])
+print(f"""## import saex: top_features on one {py['n_tokens'] - 1}-token text (`scripts/bench-python.sh`)
+
+{conditions}
+Gemma 3 270M (GGUF Q4_K_M) + the demo SAE (blocks.6.hook_resid_pre, 4096 features), top 10 by
+each feature's max over the tokens (bos left out, dense features skipped): the model runs up
+to block 6 only. {repeat} calls each, after 3 warm-up calls, interleaved. The engine's time
+is measured inside the same calls (on the worker thread, around the engine function), so the
+binding's cost is measured call by call, not as a difference of two noisy medians. The Python stack runs
+the same ranking with {versions} (`bench/python_binding.py stack`: a forward pre-hook on
+block 6 stops the model there, as TransformerLens's `stop_at_layer`), 2 torch threads. Same
+machine, same run.
+
+{table}
+
+**The binding's overhead:** {over['p50_ms']:.2f} ms per call (median; {share:.2f}% of the
+engine's median): turning the keywords into the engine's request and its report into a dict
+(through JSON), releasing the GIL, the worker thread that lets Ctrl-C cancel, and building
+the result object. Same text, both stacks: {same} of saex's {len(py['features'])} top
+features are among the Python stack's {len(stack['features'])} (Q4_K_M dequantization and
+float order differ slightly between the stacks).
+""")
