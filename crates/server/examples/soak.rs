@@ -55,7 +55,8 @@ fn main() {
     let addr = arg(&args, "--addr", "127.0.0.1:5002");
     let clients: usize = arg(&args, "--clients", "50").parse().expect("--clients");
     let secs: f64 = arg(&args, "--secs", "600").parse().expect("--secs");
-    let text = std::fs::read_to_string(arg(&args, "--requests", "fuzz/seeds/http.txt")).expect("--requests file")
+    let text = std::fs::read_to_string(arg(&args, "--requests", "fuzz/seeds/http.txt"))
+        .expect("--requests file")
         .replace("$MODEL", &arg(&args, "--model", ""))
         .replace("$SRC", &arg(&args, "--source", ""))
         .replace("$SET", &arg(&args, "--set", ""))
