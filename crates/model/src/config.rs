@@ -12,6 +12,21 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// More blocks than any transformer has; a larger count in a file is corruption.
+pub const MAX_LAYERS: usize = 100_000;
+
+/// `n` blocks, read from `key` of `path`, refused above [`MAX_LAYERS`].
+pub fn check_layers(path: &std::path::Path, key: &str, n: usize) -> Result<usize> {
+    if n > MAX_LAYERS {
+        return Err(Error::Config {
+            path: path.to_path_buf(),
+            key: key.to_string(),
+            msg: format!("{n} blocks is not a model (at most {MAX_LAYERS})"),
+        });
+    }
+    Ok(n)
+}
+
 /// A parsed `config.json`, remembered with its path for error messages.
 pub struct HfConfig {
     /// The file.
@@ -76,6 +91,13 @@ impl HfConfig {
     /// The text model's section of the config (itself, or `text_config`).
     pub fn text(&self) -> &Value {
         self.json.get("text_config").filter(|v| v.is_object()).unwrap_or(&self.json)
+    }
+
+    /// The number of blocks under `key`: at least 1 (as every dimension) and at most
+    /// [`MAX_LAYERS`], because per-layer tables are sized by it before any weight is read (a
+    /// fuzzed `block_count` of 2³²−1 aborted on a 4 GB allocation).
+    pub fn layers(&self, key: &str) -> Result<usize> {
+        check_layers(&self.path, key, self.usize(key)?)
     }
 
     fn err(&self, key: &str, msg: impl Into<String>) -> Error {

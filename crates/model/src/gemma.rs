@@ -67,7 +67,7 @@ fn default_layer_types(model_type: &str, n: usize) -> Vec<LayerKind> {
 impl Config {
     /// From `config.json`.
     pub fn from_hf(c: &HfConfig, model_type: &str) -> Result<Config> {
-        let n = c.usize("num_hidden_layers")?;
+        let n = c.layers("num_hidden_layers")?;
         let layer_types = match c.layer_types(n)? {
             Some(list) => list.iter().map(|s| LayerKind::parse(s, &c.path)).collect::<Result<_>>()?,
             None => match c.usize_opt("sliding_window_pattern")? {
@@ -104,7 +104,7 @@ impl Config {
     /// layer every 6th; `query_pre_attn_scalar` is the head dim.
     pub fn from_gguf(g: &GgufFile, arch: &str) -> Result<Config> {
         let k = |s: &str| format!("{arch}.{s}");
-        let n = g.meta_usize(&k("block_count"))?;
+        let n = crate::config::check_layers(&g.path, &k("block_count"), g.meta_usize(&k("block_count"))?)?;
         let n_heads = g.meta_usize(&k("attention.head_count"))?;
         let hidden = g.meta_usize(&k("embedding_length"))?;
         let head_dim = g.meta_usize(&k("attention.key_length")).unwrap_or(hidden / n_heads);

@@ -48,7 +48,7 @@ impl Config {
         }
         Ok(Config {
             n_embd,
-            n_layer: c.usize("n_layer")?,
+            n_layer: c.layers("n_layer")?,
             n_head: c.usize("n_head")?,
             n_inner: c.usize_opt("n_inner")?.unwrap_or(4 * n_embd),
             n_positions: c.usize("n_positions")?,
