@@ -11,7 +11,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-
 mod common;
 use common::{demo_sae, fails_with, gemma, saex};
 
