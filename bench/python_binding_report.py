@@ -39,10 +39,14 @@ machine, same run.
 
 {table}
 
+The rows run one after another, so on a loaded machine their medians drift apart by more than
+the binding costs (the server does the same engine call plus HTTP); the binding's own row is
+measured inside each call and is the one that gives its cost.
+
 **The binding's overhead:** {over['p50_ms']:.2f} ms per call (median; {share:.2f}% of the
 engine's median): turning the keywords into the engine's request and its report into a dict
-(through JSON), releasing the GIL, the worker thread that lets Ctrl-C cancel, and building
-the result object. Same text, both stacks: {same} of saex's {len(py['features'])} top
+(through JSON), releasing the GIL, handing the work to rayon's pool so the caller can watch
+for Ctrl-C, and building the result object. Same text, both stacks: {same} of saex's {len(py['features'])} top
 features are among the Python stack's {len(stack['features'])} (Q4_K_M dequantization and
 float order differ slightly between the stacks).
 """)
