@@ -9,7 +9,10 @@ import time
 import pytest
 
 CHILD = r"""
-import sys, time, saex
+import signal, sys, time, saex
+# A process started in the background inherits SIGINT ignored, and Python then installs no
+# KeyboardInterrupt handler: install it, as an interactive session has it.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 s = saex.Session(sys.argv[1], saes=[sys.argv[2]])
 long_run = {
     # Counting goes on for thousands of tokens (about 0.1 s each here): minutes of work.
