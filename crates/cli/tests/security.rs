@@ -135,7 +135,9 @@ fn the_secret_guards_every_route_and_no_secret_is_logged() {
             all.extend_from_slice(&buf[..n]);
             let text = String::from_utf8_lossy(&all).to_string();
             if !announced {
-                if let Some(addr) = text.lines().find_map(|l| l.trim().strip_prefix("listening on http://")) {
+                // Only whole lines: a read can end in the middle of the address.
+                let whole = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+                if let Some(addr) = whole.lines().find_map(|l| l.trim().strip_prefix("listening on http://")) {
                     let _ = tx.send(addr.to_string());
                     announced = true;
                 }
