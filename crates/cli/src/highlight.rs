@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use saex_engine::HighlightRequest;
-use saex_report::{Column, FeatureView, TextView};
+use saex_report::TextView;
 
 /// Arguments of `saex highlight`.
 #[derive(clap::Args)]
@@ -30,24 +30,7 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let text = args.text.read()?;
     let session = args.pair.open(false)?;
     let h = saex_engine::highlight(&session, &HighlightRequest { sae_id: None, text, features: args.features.clone() })?;
-    let view = TextView {
-        title: h.text.chars().take(80).collect(),
-        legend: "max = the feature's largest activation on this text; click a row to shade the text by it.".into(),
-        tokens: h.tokens.clone(),
-        columns: vec![Column::text("feature", "feature id"), Column::num("max", "largest activation on the text")],
-        features: h
-            .features
-            .iter()
-            .map(|f| FeatureView {
-                id: f.feature_id,
-                cells: vec![f.feature_id.to_string(), format!("{:.3}", f.acts.iter().copied().fold(0.0, f32::max))],
-                label: f.label.clone(),
-                url: None,
-                acts: f.acts.clone(),
-            })
-            .collect(),
-        ..Default::default()
-    };
+    let view = TextView::highlight(&h.text, h.tokens.clone(), h.features.iter().map(|f| (f.feature_id, f.label.clone(), f.acts.clone())));
     let sub = format!("{} · SAE {} at {}", session.model.info.name, session.saes[0].id, session.saes[0].hook);
     crate::pages::write(&args.out, &saex_report::texts_page("Feature activations", &sub, &[view])?)?;
     if args.json {

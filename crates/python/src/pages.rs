@@ -7,31 +7,13 @@ use pyo3::prelude::*;
 use serde_json::value::RawValue;
 
 use saex_engine::Highlighted;
-use saex_report::{Column, FeatureView, TextView};
+use saex_report::TextView;
 
 use crate::error::{invalid, saex_error};
 
-/// A highlight result as a text view: the text's tokens, a row per feature that shades them
-/// (as `saex highlight` builds it).
+/// A highlight result as a text view (as `saex highlight` builds it).
 fn highlight_view(h: &Highlighted) -> TextView {
-    TextView {
-        title: h.text.chars().take(80).collect(),
-        legend: "max = the feature's largest activation on this text; click a row to shade the text by it.".into(),
-        tokens: h.tokens.clone(),
-        columns: vec![Column::text("feature", "feature id"), Column::num("max", "largest activation on the text")],
-        features: h
-            .features
-            .iter()
-            .map(|f| FeatureView {
-                id: f.feature_id,
-                cells: vec![f.feature_id.to_string(), format!("{:.3}", f.acts.iter().copied().fold(0.0, f32::max))],
-                label: f.label.clone(),
-                url: None,
-                acts: f.acts.clone(),
-            })
-            .collect(),
-        ..Default::default()
-    }
+    TextView::highlight(&h.text, h.tokens.clone(), h.features.iter().map(|f| (f.feature_id, f.label.clone(), f.acts.clone())))
 }
 
 /// The page of `kind` for `data` (a result as Python values): `"texts"` (a list of

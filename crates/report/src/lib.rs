@@ -91,6 +91,32 @@ pub struct TextView {
     pub features: Vec<FeatureView>,
 }
 
+impl TextView {
+    /// A text shaded by chosen features (seed 003's `visualize_feature_activations`): one row
+    /// per `(id, label, activation at each token)`, with the feature's largest activation on
+    /// the text. `saex highlight` and the Python module's pages both build it here, so the two
+    /// pages are the same.
+    pub fn highlight(text: &str, tokens: Vec<String>, features: impl IntoIterator<Item = (u32, Option<String>, Vec<f32>)>) -> TextView {
+        TextView {
+            title: text.chars().take(80).collect(),
+            legend: "max = the feature's largest activation on this text; click a row to shade the text by it.".into(),
+            tokens,
+            columns: vec![Column::text("feature", "feature id"), Column::num("max", "largest activation on the text")],
+            features: features
+                .into_iter()
+                .map(|(id, label, acts)| FeatureView {
+                    id,
+                    cells: vec![id.to_string(), format!("{:.3}", acts.iter().copied().fold(0.0, f32::max))],
+                    label,
+                    url: None,
+                    acts,
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
 /// A page could not be rendered (a template bug, never the data's fault).
 #[derive(Debug)]
 pub struct Error(String);
