@@ -141,6 +141,7 @@ fn select(a: SelectArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let labels = saex_engine::labels::for_sae(
         &m.sae_id,
         m.neuronpedia_id.as_deref(),
+        None,
         dir.is_dir().then_some(dir),
         &a.labels,
         Some(&crate::registry()),

@@ -342,3 +342,39 @@ fn label_auto_never_overrides_a_hand_label() {
     let g = json_of(saex_in(reg.path(), &["label", "get", "--sae", &sae, "264", "--json"]));
     assert_eq!(g["entry"]["source"], "auto");
 }
+
+/// An index built from an SAE named by a relative path records the SAE's registry key, so
+/// `saex feature --index` finds a hand label from any working directory (it once looked the
+/// SAE up by its relative path, found it only from the directory the build ran in).
+#[test]
+fn an_index_of_a_relative_sae_path_finds_its_labels_from_anywhere() {
+    let reg = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let sae = work.path().join("sae");
+    std::fs::create_dir(&sae).unwrap();
+    for f in ["cfg.json", "sae_weights.safetensors"] {
+        std::fs::copy(Path::new(&tiny_sae()).join(f), sae.join(f)).unwrap();
+    }
+    let root = saex_testutil::root();
+    let model = root.join("fixtures/parity/tiny/gpt2");
+    let corpus = root.join("corpus/sample.jsonl");
+    let build = Command::new(env!("CARGO_BIN_EXE_saex"))
+        .current_dir(work.path())
+        .env("SAEX_LABELS_DIR", reg.path())
+        .args(["index", "build", "--model", model.to_str().unwrap(), "--sae", "sae", "--corpus", corpus.to_str().unwrap()])
+        .args(["--out", "idx", "--ctx", "32", "--max-tokens", "2000"])
+        .output()
+        .unwrap();
+    ok(build);
+    let index = work.path().join("idx");
+    let manifest: Value = serde_json::from_slice(&std::fs::read(index.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["saes"][0]["id"], "sae");
+    let key = manifest["saes"][0]["label_key"].as_str().expect("the manifest records the SAE's registry key").to_string();
+    assert!(key.starts_with("saex-local/64x128-"), "{key}");
+    // A hand label, set naming the SAE by its absolute path.
+    let f = "5";
+    ok(saex_in(reg.path(), &["label", "set", "--sae", sae.to_str().unwrap(), f, "--name", "hand_label_of_the_test"]));
+    // Queried from elsewhere (this process's working directory is not `work`).
+    let rec = json_of(saex_in(reg.path(), &["feature", "--index", index.to_str().unwrap(), f, "--json"]));
+    assert_eq!(rec["label"], "hand_label_of_the_test");
+}

@@ -23,7 +23,14 @@ impl IndexLabels {
         let mut by = HashMap::new();
         for s in &index.manifest.saes {
             let dir = Path::new(&s.id);
-            let labels = crate::labels::for_sae(&s.id, s.neuronpedia_id.as_deref(), dir.is_dir().then_some(dir), catalogs, store)?;
+            let labels = crate::labels::for_sae(
+                &s.id,
+                s.neuronpedia_id.as_deref(),
+                s.label_key.as_deref(),
+                dir.is_dir().then_some(dir),
+                catalogs,
+                store,
+            )?;
             by.insert(s.id.clone(), labels);
         }
         Ok(IndexLabels(by))

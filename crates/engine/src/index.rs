@@ -151,6 +151,7 @@ pub fn index_build(session: &Session, req: &IndexBuildRequest, progress: &mut dy
             hook: s.hook.to_string(),
             d_sae: s.sae.d_sae(),
             neuronpedia_id: s.neuronpedia_id().map(str::to_string),
+            label_key: Some(s.label_key.clone()),
         });
     }
     let lines = std::fs::read(&req.corpus).map(|b| b.iter().filter(|&&c| c == b'\n').count() as u64).unwrap_or(0);

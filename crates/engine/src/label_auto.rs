@@ -74,7 +74,7 @@ fn index_sae<'a>(index: &'a saex_index::Index, t: &LabelTarget) -> Result<&'a sa
         // it from anywhere.
         let same = s.id == t.sae_id
             || (s.neuronpedia_id.is_some() && s.neuronpedia_id == t.neuronpedia_id)
-            || crate::labels::key_of(&s.id, s.neuronpedia_id.as_deref())?.as_deref() == Some(t.key.as_str())
+            || crate::labels::key_of(&s.id, s.neuronpedia_id.as_deref(), s.label_key.as_deref())?.as_deref() == Some(t.key.as_str())
             || (std::path::Path::new(&t.sae_id).is_dir()
                 && saex_cache::fingerprint(std::path::Path::new(&t.sae_id), None).is_ok_and(|fp| fp == s.sha256));
         if same {

@@ -238,10 +238,14 @@ fn compute(saes: &[SessionSae], catalogs: &[PathBuf], store: &Store, warnings: &
 }
 
 /// The registry key of an SAE known by id only (an index's): its Neuronpedia id, else the
-/// key of its directory when that is on this machine.
-pub fn key_of(sae_id: &str, neuronpedia_id: Option<&str>) -> Result<Option<String>> {
+/// key recorded when the index was built, else the key of its directory when `sae_id` names
+/// one from here.
+pub fn key_of(sae_id: &str, neuronpedia_id: Option<&str>, recorded: Option<&str>) -> Result<Option<String>> {
     if let Some(id) = neuronpedia_id.filter(|s| !s.is_empty()) {
         return Ok(Some(id.to_string()));
+    }
+    if let Some(key) = recorded.filter(|s| !s.is_empty()) {
+        return Ok(Some(key.to_string()));
     }
     if Path::new(sae_id).is_dir() {
         return Ok(Some(sae_key(&Sae::load(sae_id)?)?));
@@ -256,6 +260,7 @@ pub fn key_of(sae_id: &str, neuronpedia_id: Option<&str>) -> Result<Option<Strin
 pub fn for_sae(
     sae_id: &str,
     neuronpedia_id: Option<&str>,
+    label_key: Option<&str>,
     dir: Option<&Path>,
     catalogs: &[PathBuf],
     store: Option<&Store>,
@@ -273,7 +278,7 @@ pub fn for_sae(
         }
     }
     let reg = match store {
-        Some(st) => match key_of(sae_id, neuronpedia_id)? {
+        Some(st) => match key_of(sae_id, neuronpedia_id, label_key)? {
             Some(k) => st.read(&k)?,
             None => Registry::new(),
         },

@@ -38,6 +38,11 @@ pub struct SaeRef {
     pub d_sae: usize,
     /// Neuronpedia id, when known.
     pub neuronpedia_id: Option<String>,
+    /// Its file in the label registry (a key derived from its weights), so an index finds
+    /// the SAE's labels wherever it is queried from, not only where `id` was a valid
+    /// relative path. Absent in indexes built before saex recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label_key: Option<String>,
 }
 
 /// The corpus of an index.
