@@ -32,7 +32,7 @@ print(len(texts), "texts;", sorted({t["category"] for t in texts}))
 # ## Feature vectors: the last token's activations, as the notebook reads them
 
 # %%
-encoded = [session.encode(t["text"]) for t in texts]
+encoded = [session.encode(t["text"], sparse=False) for t in texts]  # dense numpy, as the notebook has it
 last = np.stack([e["feature_acts"][-1] for e in encoded])  # [n_texts, d_sae]
 print("vectors", last.shape, "mean active features per text", (last > 0).sum(1).mean())
 

@@ -265,13 +265,20 @@ impl Session {
         call(slf, "map", fields, Value::Null, |s, q, _| saex_engine::map(s, q))
     }
 
-    /// `saex encode`: tokens, the hook's activations and the feature activations (dense, or
-    /// scipy.sparse CSR with `sparse=True`).
-    #[pyo3(signature = (text, sae=0, bos=true, sparse=false))]
-    fn encode<'py>(&self, py: Python<'py>, text: &str, sae: usize, bos: bool, sparse: bool) -> PyResult<Bound<'py, PyDict>> {
+    /// `saex encode`: tokens, the hook's activations and the feature activations: a
+    /// scipy.sparse CSR matrix when scipy is installed (an SAE's codes are mostly zeros), a
+    /// dense array otherwise; `sparse=True` insists on CSR, `sparse=False` asks for dense.
+    #[pyo3(signature = (text, sae=0, bos=true, sparse=None))]
+    fn encode<'py>(&self, py: Python<'py>, text: &str, sae: usize, bos: bool, sparse: Option<bool>) -> PyResult<Bound<'py, PyDict>> {
         self.check_sae(sae)?;
         let s = &self.inner.saes[sae];
-        let csr = if sparse { Some(py.import("saex._results")?.getattr("csr_matrix")?) } else { None };
+        let csr = match sparse {
+            Some(false) => None,
+            // Asked for: an ImportError naming scipy when it is missing.
+            Some(true) => Some(py.import("saex._results")?.getattr("csr_matrix")?),
+            None => py.import("scipy.sparse").is_ok().then(|| py.import("saex._results")?.getattr("csr_matrix")).transpose()?,
+        };
+        let sparse = csr.is_some();
         let add_bos = self.add_bos(bos);
         let (enc, acts, input) = detached(py, |_| {
             let enc = saex_engine::encode(&self.inner, sae, text, add_bos)?;
@@ -297,7 +304,7 @@ impl Session {
                     csr.call1((values.into_pyarray(py), features.into_pyarray(py), indptr.into_pyarray(py), shape))?,
                 )?
             }
-            (None, None) => unreachable!("sparse without scipy's csr_matrix is refused above"),
+            (None, None) => unreachable!("dense whenever there is no csr_matrix"),
         }
         Ok(out)
     }

@@ -7,6 +7,7 @@ import pickle
 import re
 import sys
 
+import numpy as np
 import pytest
 import saex
 
@@ -123,9 +124,20 @@ def test_report_pages_inline(session, model, tmp_path):
         session.neighbors(1, k=2).html()
 
 
-def test_encode_sparse(session):
+def test_encode_is_csr_by_default_with_scipy(session):
     sp = pytest.importorskip("scipy.sparse")
-    dense = session.encode(TEXT)["feature_acts"]
-    csr = session.encode(TEXT, sparse=True)["feature_acts"]
-    assert sp.issparse(csr) and csr.shape == dense.shape
-    assert (csr.toarray() == dense).all()
+    dense = session.encode(TEXT, sparse=False)["feature_acts"]
+    for csr in (session.encode(TEXT)["feature_acts"], session.encode(TEXT, sparse=True)["feature_acts"]):
+        assert sp.issparse(csr) and csr.format == "csr" and csr.shape == dense.shape and csr.dtype == np.float32
+        assert (csr.toarray() == dense).all()
+    # Sparse indeed: the demo SAE keeps a few dozen of its 4,096 features per token.
+    assert csr.nnz < dense.size / 20
+
+
+def test_encode_without_scipy_is_dense(session, monkeypatch):
+    monkeypatch.setitem(sys.modules, "scipy", None)  # `import scipy.sparse` raises ImportError
+    monkeypatch.setitem(sys.modules, "scipy.sparse", None)
+    enc = session.encode(TEXT)
+    assert isinstance(enc["feature_acts"], np.ndarray) and enc["feature_acts"].shape[1] == 4096
+    with pytest.raises(ImportError, match="needs scipy.*pip install scipy"):
+        session.encode(TEXT, sparse=True)

@@ -8,7 +8,7 @@ import pytest
 TEXT = "Paris is the capital of France, and Berlin is the capital of Germany."
 
 def test_encode_is_dense_and_matches_top_features(session):
-    enc = session.encode(TEXT)
+    enc = session.encode(TEXT, sparse=False)
     n = len(enc["tokens"])
     assert enc["hook"] == "blocks.6.hook_resid_pre"
     assert enc["feature_acts"].shape == (n, 4096) and enc["feature_acts"].dtype == np.float32

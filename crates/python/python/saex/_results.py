@@ -24,7 +24,7 @@ def _pandas():
 
 def csr_matrix(data, indices, indptr, shape):
     """``scipy.sparse.csr_matrix((data, indices, indptr), shape)``, or an ImportError that
-    says what to install (``encode(..., sparse=True)``)."""
+    says what to install (``encode(..., sparse=True)`` without scipy)."""
     try:
         from scipy.sparse import csr_matrix as csr
     except ImportError as e:

@@ -177,11 +177,12 @@ class Session:
         """``saex map --json``: SAE decoder rows in 2-D. Fields: features, groups (a folder),
         select, index (a folder), top, rank_by, method ("umap", "pca"), seed, sae_id.
         Table: points. Page: seed 000's feature map."""
-    def encode(self, text: str, sae: int = 0, bos: bool = True, sparse: bool = False) -> Dict[str, Any]:
+    def encode(self, text: str, sae: int = 0, bos: bool = True, sparse: Optional[bool] = None) -> Dict[str, Any]:
         """``saex encode``: ``{"tokens": [piece], "token_ids": [int], "hook": str,
-        "activations": float32 [n_tokens, d_in], "feature_acts": float32 [n_tokens, d_sae]}``
-        (dense: zero where a feature is off; ``sparse=True``: a scipy.sparse CSR matrix,
-        which needs scipy)."""
+        "activations": float32 [n_tokens, d_in], "feature_acts": [n_tokens, d_sae]}``.
+        ``feature_acts`` is a scipy.sparse CSR matrix (float32) when scipy is installed,
+        a dense float32 array (zero where a feature is off) otherwise; ``sparse=False`` asks
+        for the dense array, ``sparse=True`` for CSR (an ImportError without scipy)."""
     def capture(self, text: str, hooks: Sequence[str], bos: bool = True) -> Dict[str, npt.NDArray[np.float32]]:
         """``saex capture``: ``{hook: float32 [n_tokens, ...]}`` for each TransformerLens
         hook (the session must have loaded the blocks up to it: logits=True or ``hooks``)."""
