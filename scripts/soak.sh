@@ -31,7 +31,7 @@ saex="$tdir/release/saex"
 conditions="$(bench_conditions)"
 reg="$(mktemp -d)"
 pid=""
-trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null; rm -rf "$reg"' EXIT
+trap '[ -z "$pid" ] || kill "$pid" 2>/dev/null || true; rm -rf "$reg"' EXIT
 
 "$saex" serve --addr 127.0.0.1:0 --model "$gemma" --sae demo/sae --index "$index" --registry "$reg" \
   --neuronpedia-url http://127.0.0.1:9 --no-cache 2> "$out/soak_serve.log" &
@@ -67,36 +67,5 @@ kill "$sampler" 2>/dev/null || true
 kill "$pid" 2>/dev/null || true
 wait "$pid" 2>/dev/null || true
 
-python3 - "$out/soak.json" "$out/soak_samples.tsv" "$alive" "$conditions" "$load_before" "$load_after" > "$out/soak.md" <<'PY'
-import json, statistics, sys
-r = json.load(open(sys.argv[1]))
-samples = [l.split("\t") for l in open(sys.argv[2]).read().splitlines() if l.count("\t") == 2 and l.split("\t")[1]]
-alive, conditions, before, after = sys.argv[3:]
-t0 = int(samples[0][0])
-rss = [(int(t) - t0, int(k) / 1024, int(f)) for t, k, f in samples]
-first = [x for x in rss if x[0] <= 60]
-last = [x for x in rss if x[0] >= rss[-1][0] - 60]
-med = lambda xs, i: statistics.median(x[i] for x in xs)
-print("### Soak: every route, 50 clients, 10 minutes\n")
-print(f"{conditions} Load average at the end: {after}.\n")
-print(f"`scripts/soak.sh`: `saex serve` (Gemma 3 270M Q4_K_M + the demo SAE + the demo's corpus index, defaults: "
-      f"2 model slots, 120 s limit, 1 MiB bodies) on loopback; {r['clients']} client threads "
-      f"(`crates/server/examples/soak.rs`) for {r['secs']:.0f} s, each cycling through all {len(r['routes'])} routes "
-      f"(`fuzz/seeds/http.txt`: saex's and Neuronpedia's, label writes included), every 20th request a 1,000-token "
-      f"generation hung up on after 300 ms ({r['hung_up']} of them). Latency includes the wait for a model slot.\n")
-print("| route | requests | answers | p50 ms | p95 ms | max ms |")
-print("|---|---:|---|---:|---:|---:|")
-errors = total = 0
-for k, s in sorted(r["routes"].items()):
-    total += s["count"]
-    errors += sum(n for c, n in s["classes"].items() if c.startswith("error"))
-    classes = ", ".join(f"{c}: {n}" for c, n in sorted(s["classes"].items()))
-    print(f"| `{k}` | {s['count']} | {classes} | {s['p50_ms']:.0f} | {s['p95_ms']:.0f} | {s['max_ms']:.0f} |")
-print()
-print(f"**{total} requests, {errors} errors** (broken connections or 5xx other than 503/504); the server "
-      + ("answered to the end." if alive == "yes" else "**died**."))
-print(f"RSS (MiB) first minute median {med(first, 1):.0f}, last minute median {med(last, 1):.0f}, max {max(x[1] for x in rss):.0f}; "
-      f"open file descriptors first minute median {med(first, 2):.0f}, last minute median {med(last, 2):.0f}, max {max(x[2] for x in rss)} "
-      f"({len(rss)} samples, every 5 s).")
-PY
+python3 scripts/soak-report.py "$out/soak.json" "$out/soak_samples.tsv" "$alive" "$conditions" "$load_before" "$load_after" > "$out/soak.md"
 bench_write soak "$out/soak.md"
