@@ -65,6 +65,9 @@ struct BuildArgs {
     /// Seconds between checkpoints (a killed run resumes from the last one).
     #[arg(long, default_value_t = 60)]
     checkpoint_secs: u64,
+    /// Print the build's report as JSON (manifest, resumed, reused, seconds).
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args)]
@@ -126,11 +129,21 @@ fn build(a: BuildArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} tokens · {per_sec} · {elapsed} · eta {eta}")
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    let report = saex_engine::index_build(&session, &req, &mut |p| {
-        bar.set_length(p.total);
-        bar.set_position(p.tokens);
-    })?;
+    let report = saex_engine::index_build(
+        &session,
+        &req,
+        &mut |p| {
+            bar.set_length(p.total);
+            bar.set_position(p.tokens);
+        },
+        None,
+    )?;
     bar.finish_and_clear();
+    if a.json {
+        serde_json::to_writer(&mut *out, &report)?;
+        writeln!(out)?;
+        return Ok(());
+    }
     let m = &report.manifest;
     let what = if report.reused {
         "already built from the same inputs; reused"

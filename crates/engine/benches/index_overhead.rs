@@ -70,7 +70,7 @@ fn main() {
             checkpoint_secs: 3600,
         };
         let t = Instant::now();
-        let report = index_build(&s, &req, &mut |_| {}).expect("index build");
+        let report = index_build(&s, &req, &mut |_| {}, None).expect("index build");
         indexed.push(t.elapsed().as_secs_f64());
         assert_eq!(report.manifest.corpus.tokens as usize, total);
         let _ = std::fs::remove_dir_all(&dir);

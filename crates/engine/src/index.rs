@@ -4,6 +4,7 @@
 //! machines, and merging the parts gives exactly the index of one run.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use saex_index::index::{checkpoint, merge_shards, write_index, write_shard, SaePart};
@@ -119,8 +120,16 @@ fn logit_tables(session: &Session, sae: usize, k: usize) -> Result<Vec<LogitToke
     Ok(out)
 }
 
-/// Build the index (or one shard of it) of every SAE of the session over the corpus.
-pub fn index_build(session: &Session, req: &IndexBuildRequest, progress: &mut dyn FnMut(Progress)) -> Result<IndexBuildReport> {
+/// Build the index (or one shard of it) of every SAE of the session over the corpus. A set
+/// `cancel` flag stops it between blocks of documents, after saving a checkpoint, with
+/// `Cancelled`: the same request then resumes where it stopped (a notebook's Ctrl-C loses
+/// nothing).
+pub fn index_build(
+    session: &Session,
+    req: &IndexBuildRequest,
+    progress: &mut dyn FnMut(Progress),
+    cancel: Option<&AtomicBool>,
+) -> Result<IndexBuildReport> {
     let started = Instant::now();
     let opts = &req.options;
     opts.check().map_err(|e| Error::field("options", e.to_string()))?;
@@ -208,6 +217,13 @@ pub fn index_build(session: &Session, req: &IndexBuildRequest, progress: &mut dy
     let mut last_save = Instant::now();
     let mut cursor = docs.partition_point(|d| d.line / opts.block < next_block);
     while cursor < docs.len() {
+        if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
+            if next_block > 0 {
+                let named: Vec<(String, &Sketch)> = names.iter().cloned().zip(sketches.iter()).collect();
+                checkpoint::save(&req.out, &id, next_block, done, &named).map_err(index_err)?;
+            }
+            return Err(Error::Model(saex_model::Error::Cancelled));
+        }
         let b = docs[cursor].line / opts.block;
         let end = cursor + docs[cursor..].partition_point(|d| d.line / opts.block == b);
         if b >= next_block && req.shard.owns(b) {

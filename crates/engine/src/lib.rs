@@ -22,7 +22,7 @@
 //! | `label get`/`set`/`list`/`import` | [`label_get()`], [`label_set()`], [`label_list()`], [`label_import()`] | registry → [`LabelRecord`], [`LabelList`] |
 //! | `explain import`/`fetch` | [`explain_import()`], [`explain_fetch()`] | Neuronpedia → [`ImportReport`], [`FetchReport`] |
 //! | `label auto` | [`label_auto()`] | index (+ model) → [`AutoReport`] |
-//! | `map` | [`map()`] | [`MapRequest`] → [`MapReport`] (decoder rows in 2-D) |
+//! | `map` | [`map()`], [`map_sae()`] (no model) | [`MapRequest`] → [`MapReport`] (decoder rows in 2-D) |
 //!
 //! The walk of a request goes face → engine → model, never back up: every verb reaches the
 //! model through [`Session::encode_tokens`] / [`Session::encode_batch`] (the encode
@@ -98,7 +98,7 @@ pub use label_verbs::{label_get, label_import, label_list, label_set, ImportRepo
 pub use labels::{label_target, sae_key, LabelTarget};
 pub use logit_lens::{logit_lens, FeatureLogits, LensOptions};
 pub use logit_stats::{logit_stats, FeatureLogitStats, LogitStatsReport, LogitStatsRequest, TypeCount};
-pub use map::{map, MapMethod, MapPoint, MapReport, MapRequest, RankBy};
+pub use map::{map, map_sae, MapMethod, MapPoint, MapReport, MapRequest, RankBy};
 pub use neighbors::{neighbors, sae_neighbors, By as NeighborsBy, Neighbor, NeighborsRequest};
 pub use pair::{Adapter, Pair};
 pub use saex_analysis::discover::{DiscoverRequest, DiscoverResponse};

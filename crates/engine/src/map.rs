@@ -13,6 +13,7 @@ use candle_core::{DType, Tensor};
 use saex_analysis::embedding::{pca, trustworthiness, umap, UmapParams};
 use saex_index::record::Stats;
 use saex_index::Index;
+use saex_sae::Sae;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -175,16 +176,58 @@ pub struct MapReport {
 /// Per feature, what the groups folder says: group, activation, ratio, firing rate.
 type GroupInfo = (String, f32, Option<f64>, f64);
 
-/// The map of the requested features.
+/// What a map reads of its SAE: the decoder, its names and labels, and (only with an index)
+/// the fingerprint of its files. A session gives it ([`map`]), or the SAE alone
+/// ([`map_sae`]): the map itself needs no model.
+struct Source<'a> {
+    sae: &'a Sae,
+    id: &'a str,
+    model_id: &'a str,
+    label: &'a dyn Fn(u32) -> Option<String>,
+    fingerprint: &'a dyn Fn() -> Result<String>,
+}
+
+/// The map of the requested features of one of the session's SAEs.
 pub fn map(session: &Session, req: &MapRequest) -> Result<MapReport> {
     let i = session.one(req.sae_id.as_deref())?;
     let s = &session.saes[i];
+    let src = Source {
+        sae: &s.sae,
+        id: &s.id,
+        model_id: &session.model_id,
+        label: &|f| s.label(f),
+        fingerprint: &|| Ok(session.sae_fingerprint(i)?.to_string()),
+    };
+    map_of(&src, req)
+}
+
+/// The map of the requested features of the SAE `sae_spec` (a directory or release path)
+/// without a model (`saex map` without `--model`): its labels from `catalogs`, the registry
+/// `store` and its own `labels.jsonl`, as a session would attach them; `model_id` is the
+/// model its config names.
+pub fn map_sae(sae_spec: &str, catalogs: &[PathBuf], store: &saex_labels::Store, req: &MapRequest) -> Result<MapReport> {
+    let sae = Sae::load(sae_spec)?;
+    let np = sae.config().metadata.neuronpedia_id.clone();
+    let key = crate::labels::sae_key(&sae)?;
+    let labels = crate::labels::for_sae(sae_spec, np.as_deref(), Some(&key), Some(sae.source()), catalogs, Some(store))?;
+    let model_id = sae.config().metadata.model_name.clone().unwrap_or_default();
+    let src = Source {
+        sae: &sae,
+        id: sae_spec,
+        model_id: &model_id,
+        label: &|f| labels.get(&f).cloned(),
+        fingerprint: &|| Ok(saex_cache::fingerprint(sae.source(), None)?),
+    };
+    map_of(&src, req)
+}
+
+fn map_of(s: &Source, req: &MapRequest) -> Result<MapReport> {
     let d_sae = s.sae.d_sae();
     if req.top.is_some() && req.index.is_none() {
         return Err(Error::field("top", "needs an index to rank features from"));
     }
     let corpus = match &req.index {
-        Some(dir) => Some(index_stats(session, i, dir)?),
+        Some(dir) => Some(index_stats(s, dir)?),
         None => None,
     };
     let mut groups = Vec::new();
@@ -199,7 +242,7 @@ pub fn map(session: &Session, req: &MapRequest) -> Result<MapReport> {
             });
         }
         let st = strategy_index(&req.select.strategy)?;
-        let sel = select_groups(&v, &s.id, &req.select, &|_| (None, None))?;
+        let sel = select_groups(&v, s.id, &req.select, &|_| (None, None))?;
         let means = v.means(st);
         let stats = saex_analysis::groups::stats(&means)?;
         group_of = (0..d_sae as u32)
@@ -252,7 +295,7 @@ pub fn map(session: &Session, req: &MapRequest) -> Result<MapReport> {
                 feature_id: f,
                 x: q[0],
                 y: q[1],
-                label: s.label(f),
+                label: (s.label)(f),
                 group: g.as_ref().map(|g| g.0.clone()),
                 activation: g.as_ref().map(|g| g.1),
                 ratio: g.as_ref().and_then(|g| g.2),
@@ -263,8 +306,8 @@ pub fn map(session: &Session, req: &MapRequest) -> Result<MapReport> {
         })
         .collect();
     Ok(MapReport {
-        model_id: session.model_id.clone(),
-        sae_id: s.id.clone(),
+        model_id: s.model_id.to_string(),
+        sae_id: s.id.to_string(),
         d_in: d,
         method: req.method,
         n_neighbors,
@@ -308,20 +351,20 @@ fn decoder_rows(w_dec: &Tensor, features: &[u32]) -> Result<Vec<f32>> {
     Ok(w_dec.index_select(&ids, 0)?.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?)
 }
 
-/// The index's statistics of every feature of SAE `sae`, refusing an index of another SAE.
-fn index_stats(session: &Session, sae: usize, dir: &std::path::Path) -> Result<Vec<Option<Stats>>> {
+/// The index's statistics of every feature of the SAE, refusing an index of another SAE.
+fn index_stats(src: &Source, dir: &std::path::Path) -> Result<Vec<Option<Stats>>> {
     let index = Index::open(dir).map_err(from_index)?;
-    let fp = session.sae_fingerprint(sae)?;
+    let fp = (src.fingerprint)()?;
     let s = index.manifest.saes.iter().find(|r| r.sha256 == fp).ok_or_else(|| Error::File {
         path: dir.display().to_string(),
         message: format!(
             "this index holds no SAE with the files of {} (it has: {})",
-            session.saes[sae].id,
+            src.id,
             index.manifest.saes.iter().map(|r| r.id.as_str()).collect::<Vec<_>>().join(", ")
         ),
     })?;
     let all = index.all_stats(Some(&s.id)).map_err(from_index)?;
-    let mut out = vec![None; session.saes[sae].sae.d_sae()];
+    let mut out = vec![None; src.sae.d_sae()];
     for (f, st) in all {
         if let Some(slot) = out.get_mut(f as usize) {
             *slot = Some(st);

@@ -36,7 +36,7 @@ fn build(s: &Session, out: &Path, shard: Shard) -> saex_engine::IndexBuildReport
         logit_k: 5,
         checkpoint_secs: 60,
     };
-    index_build(s, &req, &mut |_| {}).unwrap()
+    index_build(s, &req, &mut |_| {}, None).unwrap()
 }
 
 /// Every file under `dir` (but build-specific ones) with its bytes, sorted by path.
@@ -164,7 +164,7 @@ fn a_rerun_reuses_and_other_inputs_are_refused() {
         logit_k: 5,
         checkpoint_secs: 60,
     };
-    let e = index_build(&s, &req, &mut |_| {}).unwrap_err().to_string();
+    let e = index_build(&s, &req, &mut |_| {}, None).unwrap_err().to_string();
     assert!(e.contains("other inputs") && e.contains("nothing was overwritten"), "{e}");
     assert_eq!(files(dir.path()), before);
     // A truncated table is caught at open.
@@ -180,4 +180,45 @@ fn a_rerun_reuses_and_other_inputs_are_refused() {
     let index = Index::open(dir.path()).unwrap();
     let e = index.record(None, 99_999).unwrap_err().to_string();
     assert!(e.contains("out of range") && e.contains("d_sae"), "{e}");
+}
+
+/// A cancel (a notebook's Ctrl-C) between blocks saves a checkpoint and stops with
+/// `Cancelled`; the same request then resumes from it to exactly the uninterrupted index.
+#[test]
+fn a_cancelled_build_checkpoints_and_resumes_to_the_same_index() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let s = session();
+    let (whole, cut) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    build(&s, whole.path(), Shard::WHOLE);
+    let req = IndexBuildRequest {
+        corpus: corpus(),
+        out: cut.path().to_path_buf(),
+        options: opts(),
+        shard: Shard::WHOLE,
+        logits: true,
+        logit_k: 5,
+        checkpoint_secs: 3600, // no timed checkpoint: only the cancel's
+    };
+    let cancel = AtomicBool::new(false);
+    let mut blocks = 0;
+    let e = index_build(
+        &s,
+        &req,
+        &mut |p| {
+            if p.tokens > 0 {
+                blocks += 1;
+                if blocks == 2 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            }
+        },
+        Some(&cancel),
+    )
+    .unwrap_err();
+    assert!(e.is_cancelled(), "{e}");
+    assert!(cut.path().join("checkpoint/progress.json").is_file(), "the cancel saved no checkpoint");
+    assert!(!cut.path().join("manifest.json").exists());
+    let r = index_build(&s, &req, &mut |_| {}, None).unwrap();
+    assert!(r.resumed && !r.reused);
+    assert_eq!(files(whole.path()), files(cut.path()));
 }

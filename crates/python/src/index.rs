@@ -12,6 +12,14 @@ use saex_engine::IndexLabels;
 use crate::convert::result;
 use crate::run::detached;
 
+/// `saex index merge`: the shards in `shards` (all N of one build) into the index at `out`,
+/// byte for byte the index one run writes; returns its manifest.
+#[pyfunction]
+pub fn index_merge<'py>(py: Python<'py>, shards: Vec<PathBuf>, out: PathBuf) -> PyResult<Bound<'py, PyAny>> {
+    let m = detached(py, |_| saex_engine::index_merge(&shards, &out))?;
+    result(py, "index_merge", &m, None)
+}
+
 /// An index folder, opened and checked, with its SAEs' labels.
 #[pyclass(module = "saex", name = "Index", frozen)]
 pub struct Index {

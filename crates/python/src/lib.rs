@@ -32,6 +32,7 @@ fn _saex(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<labels::Sae>()?;
     m.add_class::<index::Index>()?;
     m.add_function(wrap_pyfunction!(session::drift, m)?)?;
+    m.add_function(wrap_pyfunction!(index::index_merge, m)?)?;
     m.add_function(wrap_pyfunction!(pages::page, m)?)?;
     m.add("SaexError", m.py().get_type::<error::SaexError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -325,6 +325,39 @@ impl Session {
         Ok(out)
     }
 
+    /// `saex index build --json`: the corpus activation index of the session's SAEs over
+    /// `corpus` into `out`, the CLI's files; returns the build report (manifest, resumed,
+    /// reused, seconds). A rerun resumes or reuses it; Ctrl-C saves a checkpoint first.
+    #[pyo3(signature = (corpus, out, ctx=128, top_k=20, quantile_bins=10, per_bin=5, block=16, max_tokens=0, shard=None, logits=None, checkpoint_secs=60))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments, each optional
+    fn index_build<'py>(
+        &self,
+        py: Python<'py>,
+        corpus: PathBuf,
+        out: PathBuf,
+        ctx: usize,
+        top_k: usize,
+        quantile_bins: usize,
+        per_bin: usize,
+        block: usize,
+        max_tokens: usize,
+        shard: Option<&str>,
+        logits: Option<bool>,
+        checkpoint_secs: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        use saex_engine::index_store::{IndexOptions, Shard};
+        let shard = match shard {
+            Some(s) => Shard::parse(s).map_err(|e| invalid(format!("shard: {e}")))?,
+            None => Shard::WHOLE,
+        };
+        let sample_k = quantile_bins.saturating_mul(per_bin);
+        let options = IndexOptions { ctx, top_k, quantile_bins, per_bin, sample_k, block, max_tokens, ..IndexOptions::default() };
+        let logits = logits.unwrap_or(self.inner.logits);
+        let req = saex_engine::IndexBuildRequest { corpus, out, options, shard, logits, logit_k: 10, checkpoint_secs };
+        let r = detached(py, |cancel| saex_engine::index_build(&self.inner, &req, &mut |_| {}, Some(cancel)))?;
+        result(py, "index_build", &r, None)
+    }
+
     /// `saex top-texts --json` without an index: per feature, the texts where it fires hardest.
     #[pyo3(signature = (features, texts, k=10, ctx_tokens=128, context=40, sae=0))]
     #[allow(clippy::too_many_arguments)] // Python keyword arguments, each optional

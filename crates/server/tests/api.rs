@@ -610,7 +610,7 @@ mod features {
                 logit_k: 10,
                 checkpoint_secs: 3600,
             };
-            saex_engine::index_build(&session(), &req, &mut |_| {}).unwrap();
+            saex_engine::index_build(&session(), &req, &mut |_| {}, None).unwrap();
             let ix = saex_engine::index_store::Index::open(dir.path()).unwrap();
             let labels = saex_engine::IndexLabels::load(&ix, &[], None).unwrap();
             (dir, Arc::new((ix, labels)))

@@ -6,7 +6,7 @@ import json
 import pytest
 import saex
 
-from conftest import DEMO_SAE, cli_json, run_cli
+from conftest import DEMO_SAE, ROOT, cli_json, run_cli
 
 TEXT = "Paris is the capital of France, and Berlin is the capital of Germany."
 TEXTS = ["The cat sat on the mat.", TEXT, "Berlin is in Germany.", "Tokyo is the capital of Japan."]
@@ -116,6 +116,36 @@ def test_index(index_dir):
     assert len(rec.to_pandas()) == len(rec["top"])
     with pytest.raises(saex.SaexError):
         saex.Index("/nonexistent/index")
+
+
+def tree(d):
+    """Every file under ``d`` with its bytes, by relative path."""
+    from pathlib import Path
+
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(Path(d).rglob("*")) if p.is_file()}
+
+
+def test_index_build_and_merge_write_the_clis_files(session, model, index_dir, tmp_path):
+    corpus = str(ROOT / "examples/diverse_texts.jsonl")
+    # The CLI's build of the same inputs (conftest's index_dir): the same bytes.
+    r = session.index_build(corpus, tmp_path / "py", ctx=32, logits=False)
+    assert not r["reused"] and not r["resumed"] and r["manifest"]["corpus"]["docs"] == 70
+    assert tree(tmp_path / "py") == tree(index_dir)
+    assert session.index_build(corpus, tmp_path / "py", ctx=32, logits=False)["reused"]
+    cli = cli_json("index", "build", "--model", model, "--sae", DEMO_SAE, "--corpus", corpus, "--out", str(tmp_path / "py"),
+                   "--ctx", "32", "--no-logits")
+    assert cli["reused"] and cli["manifest"] == r["manifest"]
+    # Two shards, merged: the single run again.
+    shards = [tmp_path / f"shard{i}" for i in range(2)]
+    for i, d in enumerate(shards):
+        assert session.index_build(corpus, d, ctx=32, logits=False, shard=f"{i}/2")["manifest"]["kind"] == "shard"
+    m = saex.index_merge(shards, tmp_path / "merged")
+    assert m["corpus"]["tokens"] == r["manifest"]["corpus"]["tokens"]
+    assert tree(tmp_path / "merged") == tree(index_dir)
+    with pytest.raises(saex.SaexError, match="shard"):
+        session.index_build(corpus, tmp_path / "bad", shard="2/2")
+    with pytest.raises(saex.SaexError, match="other inputs"):
+        session.index_build(corpus, tmp_path / "py", ctx=48, logits=False)
 
 
 def test_drift(session, model, tmp_path):

@@ -17,6 +17,6 @@ long run with ``KeyboardInterrupt``.
 
 from ._model import Model, hook_for
 from ._results import Report, Rows
-from ._saex import Index, Sae, SaexError, Session, __version__, drift
+from ._saex import Index, Sae, SaexError, Session, __version__, drift, index_merge
 
-__all__ = ["Index", "Model", "Report", "Rows", "Sae", "SaexError", "Session", "__version__", "drift", "hook_for"]
+__all__ = ["Index", "Model", "Report", "Rows", "Sae", "SaexError", "Session", "__version__", "drift", "hook_for", "index_merge"]

@@ -186,6 +186,26 @@ class Session:
     def capture(self, text: str, hooks: Sequence[str], bos: bool = True) -> Dict[str, npt.NDArray[np.float32]]:
         """``saex capture``: ``{hook: float32 [n_tokens, ...]}`` for each TransformerLens
         hook (the session must have loaded the blocks up to it: logits=True or ``hooks``)."""
+    def index_build(
+        self,
+        corpus: _Path,
+        out: _Path,
+        ctx: int = 128,
+        top_k: int = 20,
+        quantile_bins: int = 10,
+        per_bin: int = 5,
+        block: int = 16,
+        max_tokens: int = 0,
+        shard: Optional[str] = None,
+        logits: Optional[bool] = None,
+        checkpoint_secs: int = 60,
+    ) -> Report:
+        """``saex index build``: the corpus activation index of the session's SAEs over the
+        JSONL ``corpus`` (``{"text", "category"?}`` per line) into the folder ``out``, the
+        same files as the CLI's. ``shard="I/N"`` builds one shard (``index_merge`` joins
+        them); ``logits`` (default: the session's) stores each feature's top ± logit tokens.
+        Returns ``{"manifest", "resumed", "reused", "seconds"}``; open it with ``Index(out)``.
+        A rerun of a finished build reuses it; Ctrl-C saves a checkpoint and a rerun resumes."""
     def top_texts(
         self,
         features: Sequence[int],
@@ -226,6 +246,10 @@ def drift(a: Union[Session, Sequence[Dict[str, Any]]], b: Union[Session, Sequenc
     is discovered on both with ``fields`` (discover's; generate=False unless given, as the
     CLI) and the rankings compared; with two lists of discover results, those are compared.
     Tables: prompts, most_gained, most_lost. Page: the drift report."""
+
+def index_merge(shards: Sequence[_Path], out: _Path) -> Report:
+    """``saex index merge``: the shard folders of one build (all N) into the index at
+    ``out``, byte for byte what one run writes. Returns its manifest."""
 
 def page(kind: str, data: Any, title: str, subtitle: str = "") -> str:
     """The self-contained HTML page of ``kind`` ("texts": highlight results, "dashboard":
