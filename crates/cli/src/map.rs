@@ -9,8 +9,16 @@ use saex_engine::{MapMethod, MapRequest, RankBy, SelectOptions};
 /// Arguments of `saex map`.
 #[derive(clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pair: crate::sae_args::ModelSae,
+    /// The model (optional: the map reads only the SAE's decoder; with it, the report names
+    /// the model and the SAE is checked against it).
+    #[arg(long)]
+    model: Option<String>,
+    /// An SAE directory or SAELens release name.
+    #[arg(long)]
+    sae: String,
+    /// The hook the SAE reads (with --model); default: the SAE's own hook_name.
+    #[arg(long, requires = "model")]
+    hook: Option<String>,
     /// These features (comma-separated).
     #[arg(long, value_delimiter = ',')]
     features: Vec<u32>,
@@ -59,7 +67,6 @@ enum By {
 
 /// Run it.
 pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let session = args.pair.open(false)?;
     let req = MapRequest {
         features: (!args.features.is_empty()).then(|| args.features.clone()),
         groups: args.groups.clone(),
@@ -77,8 +84,19 @@ pub fn run(args: Args, out: &mut dyn Write) -> anyhow::Result<()> {
         seed: args.seed,
         ..Default::default()
     };
-    let r = saex_engine::map(&session, &req)?;
-    let sub = format!("{} · SAE {} · {} features", session.model.info.name, r.sae_id, r.points.len());
+    let (r, model) = match &args.model {
+        Some(model) => {
+            let pair = crate::sae_args::ModelSae { model: model.clone(), sae: args.sae.clone(), hook: args.hook.clone() };
+            let session = pair.open(false)?;
+            (saex_engine::map(&session, &req)?, session.model.info.name.clone())
+        }
+        None => {
+            let r = saex_engine::map_sae(&args.sae, &[], &crate::registry(), &req)?;
+            let model = if r.model_id.is_empty() { "no model".to_string() } else { r.model_id.clone() };
+            (r, model)
+        }
+    };
+    let sub = format!("{model} · SAE {} · {} features", r.sae_id, r.points.len());
     crate::pages::write(&args.out, &saex_report::map_page("Feature decoder map", &sub, &r)?)?;
     if let Some(p) = &args.json {
         let text = serde_json::to_string(&r)? + "\n";

@@ -1,6 +1,7 @@
 //! `saex map` end to end on the demo SAE (Gemma 3 270M): the same request writes the same
 //! bytes twice (JSON and page, UMAP and PCA); a groups folder built from the example texts
-//! colours the map and the page works in chromium; bad requests fail on one line.
+//! colours the map and the page works in chromium; bad requests fail on one line; without
+//! `--model` the map is the same.
 
 mod common;
 
@@ -158,4 +159,19 @@ fn an_index_picks_and_annotates_the_features() {
     all.sort_by(|a, b| b.total_cmp(a));
     let lowest = rates.iter().copied().fold(f64::INFINITY, f64::min);
     assert!((lowest - all[19]).abs() < 1e-12, "lowest mapped {lowest}, 20th most frequent {}", all[19]);
+    // Without --model: the same points (the map reads the SAE alone); the report names the
+    // model of the SAE's config.
+    let json2 = s(&dir.path().join("m2.json"));
+    for method in ["pca", "umap"] {
+        let with = [
+            "map", "--model", &model, "--sae", &sae, "--index", &index_s, "--top", "20", "--method", method, "--out", &page, "--json",
+            &json_s,
+        ];
+        ok(saex(&with));
+        ok(saex(&["map", "--sae", &sae, "--index", &index_s, "--top", "20", "--method", method, "--out", &page, "--json", &json2]));
+        let a: serde_json::Value = serde_json::from_slice(&std::fs::read(&json_s).unwrap()).unwrap();
+        let b: serde_json::Value = serde_json::from_slice(&std::fs::read(&json2).unwrap()).unwrap();
+        assert_eq!(a["points"], b["points"], "{method}");
+        assert_eq!(b["model_id"], "tiny-gpt2");
+    }
 }
