@@ -25,9 +25,13 @@ def bench_saex(a, text):
     import saex
 
     s = saex.Session(a.gguf, saes=[a.sae])
+    # The same model dequantized at load, as transformers holds a GGUF: the engine's matmuls
+    # on f32 instead of Q4_K blocks.
+    s32 = saex.Session(a.gguf, saes=[a.sae], dtype="f32")
     for _ in range(3):  # warm-up: pages in the weights, allocator pools
         s.top_features(text)
-    call, engine, overhead, mlx = [], [], [], []
+        s32.top_features(text)
+    call, engine, overhead, mlx, f32 = [], [], [], [], []
     for _ in range(a.repeat):
         t = time.perf_counter()
         r = s.top_features(text)
@@ -43,6 +47,9 @@ def bench_saex(a, text):
         t = time.perf_counter()
         s.get_top_features_for_text(text, top_k=10)
         mlx.append((time.perf_counter() - t) * 1e3)
+        t = time.perf_counter()
+        s32.top_features(text)
+        f32.append((time.perf_counter() - t) * 1e3)
     return {
         "n_tokens": r["n_tokens"],
         "features": [f["feature_id"] for f in r["features"]],
@@ -50,6 +57,7 @@ def bench_saex(a, text):
         "engine": summary(engine),
         "overhead": summary(overhead),
         "mlxterp_call": summary(mlx),
+        "call_f32": summary(f32),
     }
 
 
