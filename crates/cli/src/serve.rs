@@ -51,6 +51,11 @@ pub struct Args {
     /// Largest request body, in KiB.
     #[arg(long, default_value_t = 1024)]
     max_body_kb: usize,
+    /// Limits of one route, overriding the three above for it: `PATH:KEY=N[,KEY=N]` with
+    /// keys `concurrent`, `timeout-secs`, `body-kb`, e.g.
+    /// `/v1/sae/logit-stats:timeout-secs=600,concurrent=1`. Repeat for more routes.
+    #[arg(long = "route-limit", value_parser = parse_route_limit)]
+    route_limits: Vec<(String, saex_server::RouteLimits)>,
     /// Neuronpedia's address, for POST /v1/explain/fetch (its API key: NEURONPEDIA_API_KEY).
     #[arg(long, default_value = saex_engine::saex_labels::fetch::DEFAULT_BASE_URL)]
     neuronpedia_url: String,
@@ -58,8 +63,34 @@ pub struct Args {
     cache: crate::cache_args::CacheArgs,
 }
 
+/// `PATH:KEY=N[,KEY=N]` → the route's limits.
+fn parse_route_limit(s: &str) -> Result<(String, saex_server::RouteLimits), String> {
+    let (path, spec) = s.split_once(':').ok_or_else(|| format!("{s:?}: expected PATH:KEY=N, e.g. /v1/steer:concurrent=1"))?;
+    let mut limits = saex_server::RouteLimits::default();
+    for kv in spec.split(',') {
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("{kv:?}: expected KEY=N (concurrent, timeout-secs, body-kb)"))?;
+        let n: u64 = v.trim().parse().map_err(|_| format!("{k}={v:?}: expected a whole number"))?;
+        if n == 0 {
+            return Err(format!("{k}=0: a limit must be at least 1"));
+        }
+        match k.trim() {
+            "concurrent" => limits.max_concurrent = Some(n as usize),
+            "timeout-secs" => limits.timeout = Some(Duration::from_secs(n)),
+            "body-kb" => limits.body_limit = Some((n as usize).saturating_mul(1024)),
+            other => return Err(format!("unknown limit {other:?} (concurrent, timeout-secs, body-kb)")),
+        }
+    }
+    Ok((path.to_string(), limits))
+}
+
 /// Run it (until Ctrl-C).
 pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
+    // Checked before the model loads: a typo in a route fails at once.
+    let routes: std::collections::HashMap<String, saex_server::RouteLimits> = args.route_limits.iter().cloned().collect();
+    let known = saex_server::route_paths();
+    if let Some(p) = routes.keys().find(|p| !known.contains(&p.as_str())) {
+        anyhow::bail!("--route-limit {p}: no such route; the routes are: {}", known.join(", "));
+    }
     let secret = match &args.secret_env {
         Some(var) => match std::env::var(var) {
             Ok(s) if !s.is_empty() => Some(saex_server::Secret(s)),
@@ -114,6 +145,7 @@ pub fn run(args: Args, _out: &mut dyn Write) -> anyhow::Result<()> {
         },
         neuronpedia: Some(std::sync::Arc::new(np)),
         secret,
+        routes,
     };
     saex_server::serve(args.addr, session, opts, |addr| eprintln!("listening on http://{addr}"))?;
     Ok(())

@@ -173,3 +173,28 @@ fn the_secret_guards_every_route_and_no_secret_is_logged() {
     assert!(!log.contains(secret) && !log.contains(&secret[..10]), "the secret is in the log:\n{log}");
     assert!(!log.contains(api_key), "the API key is in the log:\n{log}");
 }
+
+/// `--route-limit`: a route's own body limit through the real CLI (413 there, not on another
+/// route); a malformed limit or an unknown route fails before the model loads.
+#[test]
+fn route_limits_from_the_command_line() {
+    let (model, sae) = tiny();
+    let s = serve(&["--model", &model, "--sae", &sae, "--route-limit", "/v1/tokenize:body-kb=1,timeout-secs=30"]);
+    // Valid JSON over 1 KiB (padded with whitespace): too large for tokenize only.
+    let pad = " ".repeat(2000);
+    let (status, v) = http(&s.addr, "POST", "/v1/tokenize", &format!(r#"{{"text": "Hello world"{pad}}}"#));
+    assert_eq!(status, 413, "{v}");
+    let (status, v) = http(&s.addr, "POST", "/v1/sae/features/top", &format!(r#"{{"text": "Hello world", "k": 3{pad}}}"#));
+    assert_eq!(status, 200, "{v}");
+    for (limit, needle) in
+        [("/v1/steer:speed=3", "unknown limit \"speed\""), ("/v1/nope:concurrent=1", "no such route"), ("/v1/steer", "expected PATH:KEY=N")]
+    {
+        let out = Command::new(env!("CARGO_BIN_EXE_saex"))
+            .args(["serve", "--model", "/nonexistent/model.gguf", "--sae", &sae, "--route-limit", limit])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{limit}: {err}");
+        assert!(err.contains(needle) && !err.contains("nonexistent"), "{limit}: {err}");
+    }
+}

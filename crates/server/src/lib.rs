@@ -55,6 +55,7 @@ mod labels;
 mod neuronpedia;
 mod routes;
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -62,7 +63,6 @@ use std::time::{Duration, Instant};
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
 use saex_engine::saex_labels::fetch::FetchOptions;
 use saex_engine::Session;
@@ -71,6 +71,19 @@ use utoipa::OpenApi;
 
 pub use error::{ApiError, ErrorBody};
 pub use neuronpedia::wire::{NpErrorBody, Secret};
+
+/// Limits of one route that differ from the server's (`None`: the server's). Keyed in
+/// [`Options::routes`] by the route's path as [`route_paths`] lists it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RouteLimits {
+    /// Requests of this route running model work at once, within the server's
+    /// `max_concurrent` (a slot of each is needed).
+    pub max_concurrent: Option<usize>,
+    /// Longest a request of this route may wait and run.
+    pub timeout: Option<Duration>,
+    /// Largest request body of this route, in bytes.
+    pub body_limit: Option<usize>,
+}
 
 /// Limits of a server.
 #[derive(Debug, Clone)]
@@ -89,6 +102,27 @@ pub struct Options {
     pub neuronpedia: Option<Arc<saex_engine::neuronpedia::Neuronpedia>>,
     /// The `X-SECRET-KEY` every request but liveness must carry (`None`: no check).
     pub secret: Option<Secret>,
+    /// Per-route limits, by route path (e.g. a longer time limit for `/v1/sae/logit-stats`,
+    /// one slot for `/v1/steer`, small bodies for `/v1/tokenize`).
+    pub routes: HashMap<String, RouteLimits>,
+}
+
+impl Options {
+    /// Refuse limits for a route the server does not have, naming the ones it has.
+    pub fn check(&self) -> Result<(), String> {
+        let known = route_paths();
+        let mut unknown: Vec<&String> = self.routes.keys().filter(|p| !known.contains(&p.as_str())).collect();
+        unknown.sort();
+        match unknown.first() {
+            Some(p) => Err(format!("no route {p} to limit; the routes are: {}", known.join(", "))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Every route's path, as [`Options::routes`] names them.
+pub fn route_paths() -> Vec<&'static str> {
+    routes::table().into_iter().chain(neuronpedia::table()).map(|(p, _)| p).collect()
 }
 
 impl Default for Options {
@@ -101,6 +135,7 @@ impl Default for Options {
             neuronpedia: None,
             secret: None,
             explain_fetch: FetchOptions::default(),
+            routes: HashMap::new(),
         }
     }
 }
@@ -110,6 +145,8 @@ impl Default for Options {
 struct State {
     session: Arc<Session>,
     permits: Arc<Semaphore>,
+    /// This route's own slots, when it has a concurrency limit of its own.
+    route_permits: Option<Arc<Semaphore>>,
     timeout: Duration,
     index: Option<Arc<(saex_engine::index_store::Index, saex_engine::IndexLabels)>>,
     explain_fetch: FetchOptions,
@@ -179,39 +216,34 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
     let state = State {
         session,
         permits: Arc::new(Semaphore::new(opts.max_concurrent.max(1))),
+        route_permits: None,
         timeout: opts.timeout,
         index: opts.index.clone(),
         explain_fetch: opts.explain_fetch.clone(),
         np,
     };
-    let router = Router::new()
-        .route("/v1/sae/features/discover", post(routes::discover))
-        .route("/v1/sae/features/top", post(routes::top))
-        .route("/v1/steer", post(routes::steer))
-        .route("/v1/sae/features/highlight", post(routes::highlight))
-        .route("/v1/analysis/groups", post(routes::groups))
-        .route("/v1/analysis/explore", post(routes::explore))
-        .route("/v1/analysis/concept", post(routes::concept))
-        .route("/v1/analysis/drift", post(routes::drift))
-        .route("/v1/sae/logit-stats", post(routes::logit_stats))
-        .route("/v1/sae/neighbors", post(routes::neighbors))
-        .route("/v1/sae/map", post(routes::map))
-        .route("/v1/features/{sae}/{feature}", get(routes::feature))
-        .route("/v1/features/{sae}/{feature}/dashboard", get(routes::dashboard))
-        .route("/v1/labels/auto", post(labels::auto))
-        .route("/v1/labels/{sae}", get(labels::list).post(labels::import))
-        .route("/v1/labels/{sae}/{feature}", get(labels::get).put(labels::set))
-        .route("/v1/explain/import", post(labels::explain_import))
-        .route("/v1/explain/fetch", post(labels::explain_fetch))
-        .route("/v1/models", get(routes::models))
-        .route("/healthz", get(routes::healthz))
-        .route("/openapi.json", get(routes::openapi))
-        .merge(neuronpedia::router())
+    // Each route gets its own copy of the state, carrying its limits (an axum route's
+    // state is fixed when the route is added).
+    let mut router = Router::new();
+    for (path, method_router) in routes::table().into_iter().chain(neuronpedia::table()) {
+        let limits = opts.routes.get(path).copied().unwrap_or_default();
+        let st = State {
+            timeout: limits.timeout.unwrap_or(state.timeout),
+            route_permits: limits.max_concurrent.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            ..state.clone()
+        };
+        let mut route = method_router.with_state(st);
+        if let Some(bytes) = limits.body_limit {
+            // Inside the server-wide limit below, so this one is the one the body extractor sees.
+            route = route.layer(axum::extract::DefaultBodyLimit::max(bytes));
+        }
+        router = router.route(path, route);
+    }
+    let router = router
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(opts.body_limit))
-        .layer(axum::middleware::from_fn(log_request))
-        .with_state(state);
+        .layer(axum::middleware::from_fn(log_request));
     match &opts.secret {
         Some(secret) => router.layer(axum::middleware::from_fn_with_state(Arc::new(secret.clone()), neuronpedia::wire::check_secret)),
         None => router,
@@ -221,6 +253,7 @@ pub fn app(session: Arc<Session>, opts: &Options) -> Router {
 /// Bind `addr` and serve `session` until Ctrl-C; `on_listen` gets the bound address (port 0
 /// picks a free one).
 pub fn serve(addr: SocketAddr, session: Session, opts: Options, on_listen: impl FnOnce(SocketAddr)) -> std::io::Result<()> {
+    opts.check().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(addr).await?;

@@ -9,7 +9,10 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State as Extract;
 use axum::http::StatusCode;
+use axum::routing::{get, post, MethodRouter};
 use axum::Json;
+
+use crate::labels;
 use saex_engine::{DiscoverRequest, DiscoverResponse, Session, SteerRequest, Steered, TokenizeRequest, Tokenized, TopReport, TopRequest};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -23,6 +26,33 @@ pub(crate) fn body<T: DeserializeOwned>(raw: Result<Bytes, BytesRejection>) -> R
     let v: serde_json::Value =
         serde_json::from_slice(&bytes).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")))?;
     Ok(saex_analysis::from_json(v)?)
+}
+
+/// saex's routes (the Neuronpedia-compatible ones are in `neuronpedia::table`).
+pub(crate) fn table() -> Vec<(&'static str, MethodRouter<State>)> {
+    vec![
+        ("/v1/sae/features/discover", post(discover)),
+        ("/v1/sae/features/top", post(top)),
+        ("/v1/steer", post(steer)),
+        ("/v1/sae/features/highlight", post(highlight)),
+        ("/v1/analysis/groups", post(groups)),
+        ("/v1/analysis/explore", post(explore)),
+        ("/v1/analysis/concept", post(concept)),
+        ("/v1/analysis/drift", post(drift)),
+        ("/v1/sae/logit-stats", post(logit_stats)),
+        ("/v1/sae/neighbors", post(neighbors)),
+        ("/v1/sae/map", post(map)),
+        ("/v1/features/{sae}/{feature}", get(feature)),
+        ("/v1/features/{sae}/{feature}/dashboard", get(dashboard)),
+        ("/v1/labels/auto", post(labels::auto)),
+        ("/v1/labels/{sae}", get(labels::list).post(labels::import)),
+        ("/v1/labels/{sae}/{feature}", get(labels::get).put(labels::set)),
+        ("/v1/explain/import", post(labels::explain_import)),
+        ("/v1/explain/fetch", post(labels::explain_fetch)),
+        ("/v1/models", get(models)),
+        ("/healthz", get(healthz)),
+        ("/openapi.json", get(openapi)),
+    ]
 }
 
 /// Sets the cancel flag when dropped: when the client hangs up, hyper drops the handler's
@@ -46,11 +76,17 @@ where
 {
     let session = st.session.clone();
     let permits = st.permits.clone();
+    let route_permits = st.route_permits.clone();
     let cancel = Arc::new(AtomicBool::new(false));
     let _hang_up = CancelOnDrop(cancel.clone());
     let flag = cancel.clone();
     let job = async move {
-        let permit = permits.acquire_owned().await.map_err(|e| ApiError::internal(&e))?;
+        // The route's own slot first (when it has a limit of its own), then the server's.
+        let route_permit = match route_permits {
+            Some(p) => Some(p.acquire_owned().await.map_err(|e| ApiError::internal(&e))?),
+            None => None,
+        };
+        let permit = (permits.acquire_owned().await.map_err(|e| ApiError::internal(&e))?, route_permit);
         // The permit moves into the blocking task: if the time limit answers first, the work
         // still holds its slot until it finishes, so the bound on concurrent model work holds.
         tokio::task::spawn_blocking(move || {

@@ -495,6 +495,66 @@ mod limits {
     }
 }
 
+/// Limits of one route (`Options::routes`), beside the server's.
+mod route_limits {
+    use super::*;
+    use saex_server::RouteLimits;
+
+    fn with(routes: &[(&str, RouteLimits)]) -> Router {
+        let routes = routes.iter().map(|(p, l)| (p.to_string(), *l)).collect();
+        app_with(saex_server::Options { timeout: Duration::from_secs(600), routes, ..Default::default() })
+    }
+
+    #[tokio::test]
+    async fn a_route_time_limit_applies_to_that_route_only() {
+        let app = with(&[(DISCOVER, RouteLimits { timeout: Some(Duration::from_millis(1)), ..Default::default() })]);
+        let (status, v) = post(app.clone(), DISCOVER, json!({ "prompt": "Once upon a time", "gen_tokens": 8 })).await;
+        assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{v}");
+        assert!(v["error"].as_str().unwrap().contains("1ms"), "{v}");
+        let (status, v) = post(app, "/v1/sae/features/top", json!({ "text": "Hello world", "k": 3 })).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+
+    #[tokio::test]
+    async fn a_route_body_limit_applies_to_that_route_only() {
+        let app = with(&[("/v1/tokenize", RouteLimits { body_limit: Some(100), ..Default::default() })]);
+        let body = json!({ "text": "word ".repeat(40) });
+        assert!(body.to_string().len() > 100);
+        let (status, v) = post(app.clone(), "/v1/tokenize", body.clone()).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+        let (status, v) = post(app, "/v1/sae/features/top", json!({ "text": body["text"], "k": 3 })).await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+
+    /// One slot for discover, two for the server: a second discover waits while the first
+    /// runs, another route does not; when the first client hangs up, the slot frees.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_route_concurrency_limit_queues_that_route_only() {
+        let app = with(&[(DISCOVER, RouteLimits { max_concurrent: Some(1), ..Default::default() })]);
+        let long = json!({ "prompt": "Once upon a time", "gen_tokens": 2000, "temperature": 1.0 });
+        let first = tokio::spawn(post(app.clone(), DISCOVER, long));
+        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let quick = json!({ "text": "Hi there", "token_filter": "norm", "tau": 0.5 });
+        let waited = tokio::time::timeout(Duration::from_millis(1500), post(app.clone(), DISCOVER, quick.clone())).await;
+        assert!(waited.is_err(), "a second discover ran beside the first: {waited:?}");
+        let other =
+            tokio::time::timeout(Duration::from_secs(10), post(app.clone(), "/v1/sae/features/top", json!({ "text": "Hi", "k": 3 })));
+        assert_eq!(other.await.expect("another route waited on discover's slot").0, StatusCode::OK);
+        first.abort();
+        let (status, v) = tokio::time::timeout(Duration::from_secs(10), post(app, DISCOVER, quick)).await.expect("the slot was freed");
+        assert_eq!(status, StatusCode::OK, "{v}");
+    }
+
+    #[test]
+    fn limits_for_an_unknown_route_are_refused() {
+        let mut routes = std::collections::HashMap::new();
+        routes.insert("/v1/nope".to_string(), RouteLimits::default());
+        let e = saex_server::Options { routes, ..Default::default() }.check().unwrap_err();
+        assert!(e.contains("no route /v1/nope") && e.contains("/v1/sae/logit-stats"), "{e}");
+        assert!(saex_server::route_paths().contains(&"/v1/activation/all"));
+    }
+}
+
 /// Real answers of every route, 200s and errors, validated against the schemas the OpenAPI
 /// document gives for that path, method and status.
 mod schemas {

@@ -27,8 +27,8 @@ use axum::extract::rejection::BytesRejection;
 use axum::extract::State as Extract;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::routing::{get, post, MethodRouter};
+use axum::Json;
 use saex_engine::neuronpedia::{self as np, Neuronpedia};
 use saex_engine::Session;
 use serde::de::DeserializeOwned;
@@ -41,21 +41,23 @@ use crate::State;
 use wire::{casing, recase, Case, NpError, NpErrorBody};
 
 /// The Neuronpedia routes (`/v1/tokenize` answers both dialects).
-pub(crate) fn router() -> Router<State> {
-    Router::new()
-        .route("/v1/activation/all", post(activation_all))
-        .route("/v1/activation/all-batch", post(activation_all_batch))
-        .route("/v1/activation/single", post(activation_single))
-        .route("/v1/activation/single-batch", post(activation_single_batch))
-        .route("/v1/activation/topk-by-token", post(topk_by_token))
-        .route("/v1/activation/topk-by-token-batch", post(topk_by_token_batch))
-        .route("/v1/activation/source", post(activation_source))
-        .route("/v1/tokenize", post(tokenize))
-        .route("/v1/steer/completion", post(steer_completion))
-        .route("/v1/steer/completion-chat", post(steer_chat))
-        .route("/v1/util/sae-vector", post(sae_vector))
-        .route("/v1/util/sae-topk-by-decoder-cossim", post(cossim))
-        .route("/health", get(health))
+/// Neuronpedia's inference routes.
+pub(crate) fn table() -> Vec<(&'static str, MethodRouter<State>)> {
+    vec![
+        ("/v1/activation/all", post(activation_all)),
+        ("/v1/activation/all-batch", post(activation_all_batch)),
+        ("/v1/activation/single", post(activation_single)),
+        ("/v1/activation/single-batch", post(activation_single_batch)),
+        ("/v1/activation/topk-by-token", post(topk_by_token)),
+        ("/v1/activation/topk-by-token-batch", post(topk_by_token_batch)),
+        ("/v1/activation/source", post(activation_source)),
+        ("/v1/tokenize", post(tokenize)),
+        ("/v1/steer/completion", post(steer_completion)),
+        ("/v1/steer/completion-chat", post(steer_chat)),
+        ("/v1/util/sae-vector", post(sae_vector)),
+        ("/v1/util/sae-topk-by-decoder-cossim", post(cossim)),
+        ("/health", get(health)),
+    ]
 }
 
 #[derive(OpenApi)]
