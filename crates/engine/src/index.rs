@@ -120,6 +120,12 @@ fn logit_tables(session: &Session, sae: usize, k: usize) -> Result<Vec<LogitToke
     Ok(out)
 }
 
+/// Save the sketches so far (each under its SAE's folder name), to resume from `next_block`.
+fn save_checkpoint(out: &Path, id: &str, next_block: usize, done: u64, names: &[String], sketches: &[Sketch]) -> Result<()> {
+    let named: Vec<(String, &Sketch)> = names.iter().cloned().zip(sketches.iter()).collect();
+    checkpoint::save(out, id, next_block, done, &named).map_err(index_err)
+}
+
 /// Build the index (or one shard of it) of every SAE of the session over the corpus. A set
 /// `cancel` flag stops it between blocks of documents, after saving a checkpoint, with
 /// `Cancelled`: the same request then resumes where it stopped (a notebook's Ctrl-C loses
@@ -219,8 +225,7 @@ pub fn index_build(
     while cursor < docs.len() {
         if cancel.is_some_and(|c| c.load(Ordering::Relaxed)) {
             if next_block > 0 {
-                let named: Vec<(String, &Sketch)> = names.iter().cloned().zip(sketches.iter()).collect();
-                checkpoint::save(&req.out, &id, next_block, done, &named).map_err(index_err)?;
+                save_checkpoint(&req.out, &id, next_block, done, &names, &sketches)?;
             }
             return Err(Error::Model(saex_model::Error::Cancelled));
         }
@@ -242,8 +247,7 @@ pub fn index_build(
             next_block = b + 1;
             progress(Progress { tokens: done, total });
             if last_save.elapsed() >= Duration::from_secs(req.checkpoint_secs) && next_block < n_blocks {
-                let named: Vec<(String, &Sketch)> = names.iter().cloned().zip(sketches.iter()).collect();
-                checkpoint::save(&req.out, &id, next_block, done, &named).map_err(index_err)?;
+                save_checkpoint(&req.out, &id, next_block, done, &names, &sketches)?;
                 last_save = Instant::now();
             }
         }
