@@ -276,7 +276,9 @@ impl Session {
             Some(false) => None,
             // Asked for: an ImportError naming scipy when it is missing.
             Some(true) => Some(py.import("saex._results")?.getattr("csr_matrix")?),
-            None => py.import("scipy.sparse").is_ok().then(|| py.import("saex._results")?.getattr("csr_matrix")).transpose()?,
+            // Chosen by what is installed: CSR when scipy imports, dense otherwise.
+            None if py.import("scipy.sparse").is_ok() => Some(py.import("saex._results")?.getattr("csr_matrix")?),
+            None => None,
         };
         let sparse = csr.is_some();
         let add_bos = self.add_bos(bos);
